@@ -1,0 +1,131 @@
+// Benchmark: forward and forward+backward time per segment for the attention layer (each kind)
+// and for a small whole model, with tokens/s and achieved GFLOP/s next to the plain matrix-
+// multiply GFLOP/s measured in the same process. Prints numbers; asserts nothing.
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <torch/torch.h>
+
+#include "attention/attention.h"
+#include "core/runtime.h"
+#include "core/system.h"
+#include "model/decoder.h"
+
+using namespace infini;
+
+namespace {
+
+double seconds_per_call(const std::function<void()>& call, int iterations) {
+  call();  // warm-up
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < iterations; ++i) call();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() / iterations;
+}
+
+double matmul_gflops(int64_t n, torch::ScalarType dtype) {
+  auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
+  double s = seconds_per_call([&] { auto c = torch::matmul(a, b); }, 10);
+  return 2.0 * n * n * n / s / 1e9;
+}
+
+// Forward FLOPs of one attention layer on one segment of `n` tokens seeing `keys` keys.
+double attention_flops(const AttentionOptions& o, int64_t n, int64_t keys) {
+  const double d = o.head_dim, h = o.num_heads, hkv = o.num_kv_heads, D = o.hidden_size;
+  double flops = 2.0 * n * D * (2 * h * d + 2 * hkv * d);  // q, k, v, o projections
+  flops += 2.0 * 2.0 * n * keys * d * h;                   // Q·Kᵀ and P·V
+  if (o.kind == AttentionKind::Infini) {
+    flops += 2.0 * n * d * d * h + 2.0 * n * d * d * hkv;  // Eq. 7 read, Eq. 8 update
+    if (o.memory_update == MemoryUpdate::Delta) flops += 2.0 * n * d * d * hkv;
+  }
+  return flops;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Attention and model benchmark"};
+  int threads = 0, iterations = 5;
+  int64_t segment = 512, hidden = 512, heads = 8, kv_heads = 8, batch = 1;
+  app.add_option("--threads", threads, "0: one per core");
+  app.add_option("--iterations", iterations);
+  app.add_option("--segment", segment);
+  app.add_option("--hidden", hidden);
+  app.add_option("--heads", heads);
+  app.add_option("--kv-heads", kv_heads);
+  app.add_option("--batch", batch);
+  CLI11_PARSE(app, argc, argv);
+  set_threads(threads);
+
+  auto blas = blas_info();
+  std::printf("threads %d, BLAS %s core %s\n", torch::get_num_threads(), blas.library.c_str(), blas.core.c_str());
+  const double peak = matmul_gflops(1024, torch::kFloat32);
+  std::printf("matmul 1024^3 float32: %.1f GFLOP/s; bfloat16: %.1f GFLOP/s\n\n", peak,
+              matmul_gflops(1024, torch::kBFloat16));
+
+  std::printf("attention layer: batch %ld, segment %ld, hidden %ld, heads %ld/%ld kv\n", batch, segment, hidden, heads,
+              kv_heads);
+  std::printf("%-14s %10s %10s %12s %10s %8s\n", "kind", "fwd ms", "fwd+bwd ms", "fwd tok/s", "GFLOP/s", "of peak");
+  for (auto kind : {AttentionKind::Local, AttentionKind::Infini, AttentionKind::Xl, AttentionKind::Full}) {
+    for (auto rule : {MemoryUpdate::Linear, MemoryUpdate::Delta}) {
+      if (kind != AttentionKind::Infini && rule == MemoryUpdate::Delta) continue;
+      AttentionOptions o{hidden, heads, kv_heads, hidden / heads, kind, rule, 1e-6, 10000.0, 0.0};
+      Attention layer(o);
+      auto x = torch::randn({batch, segment, hidden});
+      // Carry one segment of state in, as in a long document (full: 3 earlier segments).
+      AttentionState state;
+      {
+        torch::NoGradGuard no_grad;
+        for (int i = 0; i < (kind == AttentionKind::Full ? 3 : 1); ++i) state = layer(x, state).second;
+      }
+      const int64_t keys = kind == AttentionKind::Xl ? 2 * segment : kind == AttentionKind::Full ? 4 * segment : segment;
+      double fwd = seconds_per_call([&] {
+        torch::NoGradGuard no_grad;
+        layer(x, state);
+      }, iterations);
+      auto xg = x.clone().requires_grad_(true);
+      double both = seconds_per_call([&] { layer(xg, state).first.sum().backward(); }, iterations);
+      const double flops = attention_flops(o, segment, keys) * batch;
+      std::string name = attention_kind_name(kind) + (kind == AttentionKind::Infini ? (rule == MemoryUpdate::Delta ? "/delta" : "/linear") : "");
+      std::printf("%-14s %10.2f %10.2f %12.0f %10.1f %7.0f%%\n", name.c_str(), fwd * 1e3, both * 1e3,
+                  batch * segment / fwd, flops / fwd / 1e9, 100.0 * flops / fwd / 1e9 / peak);
+    }
+  }
+
+  ModelConfig config;
+  config.vocab_size = 8000;
+  config.hidden_size = 256;
+  config.num_hidden_layers = 4;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 4;
+  config.intermediate_size = 688;
+  config.attention.segment_length = 256;
+  Decoder model(config);
+  model->initialise(0);
+  const int64_t segments = 4, length = segments * config.attention.segment_length;
+  auto tokens = torch::randint(config.vocab_size, {batch, length});
+  const double params = static_cast<double>(model->parameter_count());
+  double fwd = seconds_per_call([&] {
+    torch::NoGradGuard no_grad;
+    ModelState state;
+    forward_sequence(model, tokens, config.attention.segment_length, state);
+  }, iterations);
+  double both = seconds_per_call([&] {
+    ModelState state;
+    auto logits = forward_sequence(model, tokens, config.attention.segment_length, state);
+    torch::nn::functional::cross_entropy(logits.view({-1, config.vocab_size}), tokens.view({-1})).backward();
+  }, iterations);
+  // 2·params per token forward (6 with backward) plus attention and memory.
+  auto o = config.attention_options(0);
+  const double attn = attention_flops(o, config.attention.segment_length, config.attention.segment_length) -
+                      2.0 * config.attention.segment_length * o.hidden_size * 4 * o.num_heads * o.head_dim;
+  const double fwd_flops = batch * (2.0 * params * length + segments * config.num_hidden_layers * attn);
+  std::printf("\nmodel: %.2fM parameters, 4 layers infini, %ld segments of %ld tokens\n", params / 1e6, segments,
+              config.attention.segment_length);
+  std::printf("forward:          %8.1f ms/segment, %8.0f tokens/s, %6.1f GFLOP/s (%.0f%% of matmul)\n",
+              fwd / segments * 1e3, batch * length / fwd, fwd_flops / fwd / 1e9, 100.0 * fwd_flops / fwd / 1e9 / peak);
+  std::printf("forward+backward: %8.1f ms/segment, %8.0f tokens/s, %6.1f GFLOP/s (%.0f%% of matmul)\n",
+              both / segments * 1e3, batch * length / both, 3 * fwd_flops / both / 1e9,
+              100.0 * 3 * fwd_flops / both / 1e9 / peak);
+  std::printf("peak RSS %.1f MiB\n", peak_rss_bytes() / 1048576.0);
+  return 0;
+}

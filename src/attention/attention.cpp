@@ -1,0 +1,152 @@
+#include "attention/attention.h"
+
+#include <cmath>
+
+#include "attention/rope.h"
+
+namespace infini {
+
+std::string attention_kind_name(AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::Infini: return "infini";
+    case AttentionKind::Local: return "local";
+    case AttentionKind::Xl: return "xl";
+    case AttentionKind::Full: return "full";
+  }
+  return "?";
+}
+
+std::optional<AttentionKind> parse_attention_kind(const std::string& name) {
+  for (auto kind : {AttentionKind::Infini, AttentionKind::Local, AttentionKind::Xl, AttentionKind::Full}) {
+    if (attention_kind_name(kind) == name) return kind;
+  }
+  return std::nullopt;
+}
+
+AttentionState AttentionState::detached() const {
+  AttentionState out;
+  out.memory = memory.detached();
+  if (keys.defined()) {
+    out.keys = keys.detach();
+    out.values = values.detach();
+  }
+  return out;
+}
+
+AttentionState AttentionState::reset_rows(const torch::Tensor& reset) const {
+  AttentionState out = *this;
+  if (memory.defined()) {
+    auto keep = (~reset).to(memory.matrix.scalar_type());
+    out.memory.matrix = memory.matrix * keep.view({-1, 1, 1, 1});
+    out.memory.normalizer = memory.normalizer * keep.view({-1, 1, 1});
+  }
+  if (keys.defined()) {
+    // A row starting a new document must not attend to the previous document's cache. Rows
+    // share one cache length, so only a reset of every row (an empty cache) is expressible.
+    if (reset.all().item<bool>()) {
+      out.keys = torch::Tensor();
+      out.values = torch::Tensor();
+    } else {
+      TORCH_CHECK(!reset.any().item<bool>(),
+                  "resetting some rows of an xl/full cache needs per-row lengths; reset all rows");
+    }
+  }
+  return out;
+}
+
+int64_t AttentionState::bytes() const {
+  int64_t total = memory.bytes();
+  if (keys.defined()) total += keys.numel() * keys.element_size() + values.numel() * values.element_size();
+  return total;
+}
+
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               int64_t past) {
+  const int64_t batch = q.size(0), heads = q.size(1), length = q.size(2), dim = q.size(3);
+  const int64_t kv_heads = k.size(1), keys = k.size(2);
+  const int64_t group = heads / kv_heads;
+  // Query head h reads key/value head h / group (HF's repeat_kv): fold the group into the rows
+  // so one batched matmul serves all heads of a group without repeating K or V.
+  auto grouped_q = q.reshape({batch, kv_heads, group * length, dim});
+  auto scores = torch::matmul(grouped_q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(dim)));
+  auto future = torch::ones({length, keys}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
+                    .triu(past + 1);
+  scores = scores.view({batch, kv_heads, group, length, keys}).masked_fill(future, -INFINITY);
+  // Softmax in float32 at least (bf16 exponentials lose too much), float64 in float64.
+  auto probs = torch::softmax(scores, -1, accumulation_dtype(scores.scalar_type())).to(v.scalar_type());
+  auto out = torch::matmul(probs.view({batch, kv_heads, group * length, keys}), v);
+  return out.view({batch, heads, length, dim});
+}
+
+AttentionImpl::AttentionImpl(const AttentionOptions& options) : options_(options) {
+  TORCH_CHECK(options.num_heads % options.num_kv_heads == 0, "num_heads must be a multiple of num_kv_heads");
+  auto linear = [](int64_t in, int64_t out) { return torch::nn::LinearOptions(in, out).bias(false); };
+  const int64_t q_width = options.num_heads * options.head_dim;
+  const int64_t kv_width = options.num_kv_heads * options.head_dim;
+  q_proj = register_module("q_proj", torch::nn::Linear(linear(options.hidden_size, q_width)));
+  k_proj = register_module("k_proj", torch::nn::Linear(linear(options.hidden_size, kv_width)));
+  v_proj = register_module("v_proj", torch::nn::Linear(linear(options.hidden_size, kv_width)));
+  o_proj = register_module("o_proj", torch::nn::Linear(linear(q_width, options.hidden_size)));
+  if (options.kind == AttentionKind::Infini) {
+    gate = register_parameter("gate", torch::full({options.num_heads}, options.gate_init));
+  }
+}
+
+torch::Tensor AttentionImpl::gate_values() const {
+  if (!gate.defined()) return {};
+  return torch::sigmoid(gate.detach().to(torch::kFloat32));
+}
+
+std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Tensor& x,
+                                                                const AttentionState& state) {
+  const auto& o = options_;
+  const int64_t batch = x.size(0), length = x.size(1);
+  auto heads_first = [&](const torch::Tensor& t, int64_t heads) {
+    return t.view({batch, length, heads, o.head_dim}).transpose(1, 2);
+  };
+  auto q = heads_first(q_proj(x), o.num_heads);      // [B, H, N, d]
+  auto k = heads_first(k_proj(x), o.num_kv_heads);   // [B, Hkv, N, d]
+  auto v = heads_first(v_proj(x), o.num_kv_heads);
+
+  AttentionState next;
+  auto keys = k, values = v;
+  int64_t past = 0;
+  if ((o.kind == AttentionKind::Xl || o.kind == AttentionKind::Full) && state.keys.defined()) {
+    keys = torch::cat({state.keys, k}, 2);
+    values = torch::cat({state.values, v}, 2);
+    past = state.keys.size(2);
+  }
+  if (o.kind == AttentionKind::Xl) {
+    next.keys = k.detach();  // Transformer-XL: no gradient into the cache
+    next.values = v.detach();
+  } else if (o.kind == AttentionKind::Full) {
+    next.keys = keys;
+    next.values = values;
+  }
+  // Local part: RoPE positions 0.. over the keys this segment sees (for infini/local just the
+  // segment; for xl the cached segment first; for full the whole document).
+  auto local = causal_attention(apply_rope(q, past, o.rope_theta), apply_rope(keys, 0, o.rope_theta), values,
+                                past);
+
+  torch::Tensor mixed = local;
+  if (o.kind == AttentionKind::Infini) {
+    // The memory sees raw Q and K (no RoPE) and runs in float32 whatever the compute dtype.
+    const auto memory_dtype = accumulation_dtype(x.scalar_type());
+    auto memory = state.memory.defined()
+                      ? state.memory
+                      : MemoryState::zeros(batch, o.num_kv_heads, o.head_dim, x.options().dtype(memory_dtype));
+    const int64_t group = o.num_heads / o.num_kv_heads;
+    auto sigma_q = elu_plus_one(q.to(memory_dtype)).reshape({batch, o.num_kv_heads, group * length, o.head_dim});
+    auto sigma_k = elu_plus_one(k.to(memory_dtype));
+    auto from_memory = memory_retrieve(memory, sigma_q, o.memory_eps)  // Eq. 7, before the update
+                           .view({batch, o.num_heads, length, o.head_dim})
+                           .to(x.scalar_type());
+    next.memory = memory_update(memory, sigma_k, v.to(memory_dtype), o.memory_update, o.memory_eps);
+    auto g = torch::sigmoid(gate).to(x.scalar_type()).view({1, o.num_heads, 1, 1});
+    mixed = g * from_memory + (1 - g) * local;  // Eq. 10
+  }
+  auto out = mixed.transpose(1, 2).reshape({batch, length, o.num_heads * o.head_dim});
+  return {o_proj(out), next};
+}
+
+}  // namespace infini

@@ -1,0 +1,63 @@
+// Multi-head attention with grouped-query heads, in the four kinds of attention_kind.h.
+//
+// One call processes one segment: [batch, length, hidden] in, the same shape out, plus the
+// layer's state for the next segment. The state is a value owned by the caller, never a module
+// buffer, so callers can carry it, detach it, or reset rows at document boundaries.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "attention/attention_kind.h"
+#include "attention/compressive_memory.h"
+
+namespace infini {
+
+struct AttentionOptions {
+  int64_t hidden_size = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;
+  int64_t head_dim = 0;
+  AttentionKind kind = AttentionKind::Infini;
+  MemoryUpdate memory_update = MemoryUpdate::Linear;
+  double memory_eps = 1e-6;
+  double rope_theta = 10000.0;
+  double gate_init = 0.0;
+};
+
+// What a layer carries from one segment to the next.
+struct AttentionState {
+  MemoryState memory;     // infini: M and z
+  torch::Tensor keys;     // xl: the previous segment's (detached); full: all earlier ones. Pre-RoPE.
+  torch::Tensor values;
+
+  AttentionState detached() const;
+  // Zeroes the carried state of the batch rows where `reset` ([batch] bool) is true.
+  AttentionState reset_rows(const torch::Tensor& reset) const;
+  int64_t bytes() const;
+};
+
+// softmax(Q·Kᵀ/√d + causal mask)·V with query heads grouped onto key/value heads.
+// q: [batch, heads, length, d]; k, v: [batch, kv_heads, past + length, d]; query i sits at
+// position past + i and sees keys 0..past + i.
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                               int64_t past);
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  explicit AttentionImpl(const AttentionOptions& options);
+
+  std::pair<torch::Tensor, AttentionState> forward(const torch::Tensor& x, const AttentionState& state);
+
+  const AttentionOptions& options() const { return options_; }
+  // Per query head sigmoid(β): the share of the memory read in each head's output (Eq. 10).
+  torch::Tensor gate_values() const;
+
+  torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
+  torch::Tensor gate;  // β, [num_heads]; defined for infini layers only
+
+ private:
+  AttentionOptions options_;
+};
+TORCH_MODULE(Attention);
+
+}  // namespace infini

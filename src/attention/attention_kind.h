@@ -1,0 +1,19 @@
+// The four attention kinds a decoder layer can use (SPEC section 1) and their names.
+#pragma once
+
+#include <optional>
+#include <string>
+
+namespace infini {
+
+enum class AttentionKind {
+  Infini,  // causal softmax inside the segment + compressive memory of earlier segments, gated
+  Local,   // causal softmax inside the segment only
+  Xl,      // the segment plus the previous segment's keys/values (Transformer-XL)
+  Full,    // causal softmax over the whole document so far
+};
+
+std::string attention_kind_name(AttentionKind kind);
+std::optional<AttentionKind> parse_attention_kind(const std::string& name);
+
+}  // namespace infini

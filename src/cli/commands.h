@@ -1,0 +1,14 @@
+// The `infini` subcommands. Each file registers one command family on the CLI11 app; the
+// callbacks parse and dispatch into the library and hold no training or evaluation logic.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+namespace infini::cli {
+
+void add_doctor_command(CLI::App& app);
+void add_eval_command(CLI::App& app);
+void add_init_command(CLI::App& app);
+void add_tokenizer_command(CLI::App& app);
+
+}  // namespace infini::cli

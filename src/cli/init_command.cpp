@@ -1,0 +1,63 @@
+// `infini init`: a freshly initialised checkpoint from a run config and a tokenizer.
+#include <filesystem>
+
+#include "cli/commands.h"
+#include "config/run_config.h"
+#include "core/errors.h"
+#include "core/files.h"
+#include "data/tokenizer.h"
+#include "model/checkpoint.h"
+
+namespace infini::cli {
+
+namespace {
+
+struct InitFlags {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string tokenizer;
+  std::string out;
+  bool force = false;
+};
+
+void run_init(const InitFlags& flags) {
+  RunConfig config = load_run_config(flags.config, flags.overrides);
+  if (std::filesystem::exists(flags.out) && !flags.force) {
+    throw InputError(flags.out + ": already exists (pass --force to replace it)");
+  }
+  const std::string tokenizer_file = flags.tokenizer.empty() ? config.data.tokenizer : flags.tokenizer;
+  if (tokenizer_file.empty()) throw InputError(flags.config + ": data.tokenizer: needed (or pass --tokenizer)");
+  Tokenizer tokenizer(tokenizer_file);
+  auto& model = config.model;
+  if (model.vocab_size == 0) model.vocab_size = tokenizer.vocab_size();
+  if (model.vocab_size != tokenizer.vocab_size()) {
+    throw InputError(flags.config + ": model.vocab_size is " + std::to_string(model.vocab_size) + " but " +
+                     tokenizer_file + " has " + std::to_string(tokenizer.vocab_size()) + " pieces");
+  }
+  model.bos_token_id = tokenizer.bos_id();
+  model.eos_token_id = tokenizer.eos_id();
+  model.validate(flags.config + ": model");
+
+  Decoder decoder(model);
+  decoder->initialise(static_cast<uint64_t>(config.run.seed));
+  CheckpointWriter writer(flags.out);
+  stage_model(writer, decoder, tokenizer_file);
+  writer.write_text("run_config.yaml", resolved_yaml(config));
+  writer.commit();
+  spdlog::info("wrote {} ({} parameters)", flags.out, decoder->parameter_count());
+}
+
+}  // namespace
+
+void add_init_command(CLI::App& app) {
+  auto flags = std::make_shared<InitFlags>();
+  auto* init = app.add_subcommand("init", "Write a freshly initialised checkpoint from a run config");
+  init->add_option("--config", flags->config, "Run config (YAML)")->required();
+  init->add_option("--set", flags->overrides, "Override a config key: key.path=value");
+  init->add_option("--tokenizer", flags->tokenizer, "SentencePiece model (default: data.tokenizer)");
+  init->add_option("--out", flags->out, "Checkpoint directory to create")->required();
+  init->add_flag("--force", flags->force, "Replace an existing directory at --out");
+  init->callback([flags] { run_init(*flags); });
+}
+
+}  // namespace infini::cli

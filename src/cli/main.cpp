@@ -1,0 +1,72 @@
+// Entry point of the `infini` binary: parse, dispatch, and turn errors into exit statuses
+// (0 success, 2 bad usage or input, 1 anything else).
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "core/errors.h"
+#include "core/system.h"
+
+namespace {
+
+// OpenBLAS picks its kernels when it is loaded, before main, from OPENBLAS_CORETYPE. In VMs it
+// often detects a generic core and runs ~7x slower; then re-run this program once with the
+// right core named. INFINI_KEEP_BLAS_CORE=1 turns this off.
+void reexec_with_fast_blas_core(char** argv) {
+  if (std::getenv("INFINI_KEEP_BLAS_CORE")) return;
+  const std::string core = infini::suggested_openblas_coretype(infini::cpu_features(), infini::blas_info());
+  if (core.empty()) return;
+  ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+  ::setenv("INFINI_KEEP_BLAS_CORE", "1", 1);
+  ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the slow core
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  reexec_with_fast_blas_core(argv);
+  spdlog::set_default_logger(spdlog::stderr_color_mt("infini"));
+  spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+
+  CLI::App app{"infini: long-context language models with Infini-attention, on LibTorch"};
+  app.require_subcommand(1);
+  app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  infini::cli::add_doctor_command(app);
+  infini::cli::add_eval_command(app);
+  infini::cli::add_init_command(app);
+  infini::cli::add_tokenizer_command(app);
+
+  try {
+    if (argc > 1 && argv[1][0] != '-') {
+      std::string known;
+      bool found = false;
+      for (const auto* command : app.get_subcommands({})) {
+        known += (known.empty() ? "" : ", ") + command->get_name();
+        found = found || command->get_name() == argv[1];
+      }
+      if (!found) {
+        std::cerr << "infini: unknown command '" << argv[1] << "' (expected one of " << known << ")\n";
+        return 2;
+      }
+    }
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "infini: " << e.what() << "\n";
+    return 2;
+  } catch (const infini::InputError& e) {
+    std::cerr << "infini: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "infini: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

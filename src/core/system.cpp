@@ -1,0 +1,109 @@
+#include "core/system.h"
+
+#include <dlfcn.h>
+#include <torch/torch.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#ifdef INFINI_WITH_CUDA
+#include <c10/cuda/CUDACachingAllocator.h>
+#endif
+
+namespace infini {
+
+int64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) {
+      std::istringstream fields(line.substr(6));
+      int64_t kib = 0;
+      fields >> kib;
+      return kib * 1024;
+    }
+  }
+  return 0;
+}
+
+int64_t peak_device_bytes() {
+#ifdef INFINI_WITH_CUDA
+  if (!torch::cuda::is_available()) return 0;
+  int64_t peak = 0;
+  for (int64_t d = 0; d < static_cast<int64_t>(torch::cuda::device_count()); ++d) {
+    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<int>(d));
+    peak += stats.allocated_bytes[0].peak;  // index 0: the aggregate over pool kinds
+  }
+  return peak;
+#else
+  return 0;
+#endif
+}
+
+CpuFeatures cpu_features() {
+  CpuFeatures cpu;
+  std::ifstream info("/proc/cpuinfo");
+  std::string line;
+  std::set<std::string> flags;
+  while (std::getline(info, line)) {
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    std::string key = line.substr(0, line.find_last_not_of(" \t", colon - 1) + 1);
+    std::string value = colon + 2 <= line.size() ? line.substr(colon + 2) : "";
+    if (key == "model name" && cpu.model.empty()) cpu.model = value;
+    if (key == "flags" && flags.empty()) {
+      std::istringstream words(value);
+      for (std::string w; words >> w;) flags.insert(w);
+    }
+  }
+  cpu.avx2 = flags.count("avx2") > 0;
+  cpu.avx512f = flags.count("avx512f") > 0;
+  cpu.avx512_bf16 = flags.count("avx512_bf16") > 0;
+  cpu.amx = flags.count("amx_bf16") > 0;
+  return cpu;
+}
+
+BlasInfo blas_info() {
+  BlasInfo blas;
+  // OpenBLAS exports these; finding them in the loaded process tells us which BLAS torch uses.
+  using text_fn = char* (*)();
+  auto config = reinterpret_cast<text_fn>(dlsym(RTLD_DEFAULT, "openblas_get_config"));
+  auto core = reinterpret_cast<text_fn>(dlsym(RTLD_DEFAULT, "openblas_get_corename"));
+  if (config && core) {
+    blas.library = "OpenBLAS";
+    blas.config = config();
+    blas.core = core();
+  } else if (dlsym(RTLD_DEFAULT, "mkl_get_version")) {
+    blas.library = "MKL";
+  } else {
+    blas.library = "unknown (reference BLAS or statically linked)";
+  }
+  if (const char* env = std::getenv("OPENBLAS_CORETYPE")) blas.coretype_env = env;
+  return blas;
+}
+
+std::string suggested_openblas_coretype(const CpuFeatures& cpu, const BlasInfo& blas) {
+  if (blas.library != "OpenBLAS" || !blas.coretype_env.empty()) return "";
+  std::string core = blas.core;
+  for (auto& c : core) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  // In VMs OpenBLAS often fails to identify the CPU and falls back to a generic SSE kernel.
+  bool generic = core == "prescott" || core == "core2" || core == "nehalem" || core == "atom" ||
+                 core == "katmai" || core == "unknown" || core.empty();
+  if (!generic) return "";
+  if (cpu.avx512_bf16) return "Cooperlake";
+  if (cpu.avx512f) return "SkylakeX";
+  if (cpu.avx2) return "Haswell";
+  return "";
+}
+
+std::vector<std::string> available_devices() {
+  std::vector<std::string> devices{"cpu"};
+  if (torch::cuda::is_available()) {
+    for (size_t d = 0; d < torch::cuda::device_count(); ++d) devices.push_back("cuda:" + std::to_string(d));
+  }
+  return devices;
+}
+
+}  // namespace infini

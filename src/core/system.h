@@ -1,0 +1,41 @@
+// Facts about the process and the machine: peak memory, CPU features, the BLAS in use, devices.
+// Used by `infini doctor`, by footprint reports and by benchmarks.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace infini {
+
+// Peak resident set size of this process (VmHWM), in bytes; 0 where /proc is unavailable.
+int64_t peak_rss_bytes();
+
+// Peak CUDA memory allocated by this process's caching allocator, in bytes; 0 without CUDA.
+int64_t peak_device_bytes();
+
+struct CpuFeatures {
+  std::string model;
+  bool avx2 = false;
+  bool avx512f = false;
+  bool avx512_bf16 = false;
+  bool amx = false;
+};
+CpuFeatures cpu_features();
+
+struct BlasInfo {
+  std::string library;  // "OpenBLAS", or a description of what torch reports
+  std::string config;   // openblas_get_config(), when OpenBLAS is loaded
+  std::string core;     // openblas_get_corename(), when OpenBLAS is loaded
+  std::string coretype_env;  // OPENBLAS_CORETYPE as set in the environment, or ""
+};
+BlasInfo blas_info();
+
+// The OpenBLAS core that would be fast on this CPU when OpenBLAS detected a generic one, or ""
+// when nothing needs changing (already set, not OpenBLAS, or a core it knows).
+std::string suggested_openblas_coretype(const CpuFeatures& cpu, const BlasInfo& blas);
+
+// One line per device torch can use here ("cpu", "cuda:0 (NVIDIA H200)", ...).
+std::vector<std::string> available_devices();
+
+}  // namespace infini

@@ -1,0 +1,88 @@
+#include "data/documents.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "core/errors.h"
+
+namespace fs = std::filesystem;
+
+namespace infini {
+
+namespace {
+
+bool has_extension(const fs::path& path, const std::string& ext) { return path.extension() == ext; }
+
+std::string read_whole_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot read");
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+nlohmann::json parse_jsonl_line(const std::string& line, const std::string& file, int64_t number) {
+  try {
+    auto json = nlohmann::json::parse(line);
+    if (!json.is_object() || !json.contains("text") || !json["text"].is_string()) {
+      throw InputError(file + ":" + std::to_string(number) + ": expected an object with a string field \"text\"");
+    }
+    return json;
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(file + ":" + std::to_string(number) + ": not valid JSON (" + e.what() + ")");
+  }
+}
+
+}  // namespace
+
+DocumentSource::DocumentSource(const std::string& path) {
+  if (!fs::exists(path)) throw InputError(path + ": no such file or directory");
+  if (fs::is_directory(path)) {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::recursive_directory_iterator(path)) {
+      if (entry.is_regular_file() && has_extension(entry.path(), ".txt")) files.push_back(entry.path().string());
+    }
+    std::sort(files.begin(), files.end());
+    for (const auto& file : files) {
+      entries_.push_back({fs::relative(file, path).string(), file, -1, 0});
+    }
+    if (entries_.empty()) throw InputError(path + ": directory holds no .txt documents");
+  } else if (has_extension(path, ".txt")) {
+    entries_.push_back({fs::path(path).filename().string(), path, -1, 0});
+  } else if (has_extension(path, ".jsonl")) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw InputError(path + ": cannot read");
+    std::string line;
+    int64_t number = 0;
+    int64_t offset = 0;
+    while (std::getline(in, line)) {
+      ++number;
+      const int64_t line_offset = offset;
+      offset += static_cast<int64_t>(line.size()) + 1;
+      if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+      auto json = parse_jsonl_line(line, path, number);
+      std::string name = std::to_string(number);
+      if (json.contains("id")) name = json["id"].is_string() ? json["id"].get<std::string>() : json["id"].dump();
+      entries_.push_back({name, path, line_offset, number});
+    }
+    if (entries_.empty()) throw InputError(path + ": no documents (no JSON lines)");
+  } else {
+    throw InputError(path + ": expected a .txt file, a .jsonl file or a directory of .txt files");
+  }
+}
+
+Document DocumentSource::load(size_t i) const {
+  const auto& entry = entries_.at(i);
+  if (entry.offset < 0) return {entry.name, read_whole_file(entry.file)};
+  std::ifstream in(entry.file, std::ios::binary);
+  in.seekg(entry.offset);
+  std::string line;
+  std::getline(in, line);
+  auto json = parse_jsonl_line(line, entry.file, entry.line);
+  return {entry.name, json["text"].get<std::string>()};
+}
+
+}  // namespace infini

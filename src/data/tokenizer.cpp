@@ -1,0 +1,170 @@
+#include "data/tokenizer.h"
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <thread>
+#include <unordered_map>
+
+#include "core/errors.h"
+#include "data/sentencepiece/backend.h"
+
+namespace infini {
+
+namespace {
+
+// Finds libinfini_sentencepiece.so beside the running binary (or where the build put it) and
+// loads it privately; see sentencepiece/backend.h.
+std::unique_ptr<SentencePieceBackend> make_backend() {
+  using create_fn = SentencePieceBackend* (*)();
+  static create_fn create = [] {
+    std::vector<std::string> candidates;
+    if (const char* dir = std::getenv("INFINI_PLUGIN_DIR")) candidates.push_back(dir);
+    std::error_code error;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", error);
+    if (!error) candidates.push_back(exe.parent_path().string());
+    candidates.push_back(INFINI_PLUGIN_DIR);
+    std::string tried;
+    for (const auto& dir : candidates) {
+      const std::string path = dir + "/libinfini_sentencepiece.so";
+      void* handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      if (handle) return reinterpret_cast<create_fn>(::dlsym(handle, "infini_sentencepiece_create"));
+      tried += std::string(tried.empty() ? "" : "; ") + ::dlerror();
+    }
+    throw std::runtime_error("cannot load the SentencePiece plugin: " + tried);
+  }();
+  if (!create) throw std::runtime_error("the SentencePiece plugin lacks infini_sentencepiece_create");
+  return std::unique_ptr<SentencePieceBackend>(create());
+}
+
+}  // namespace
+
+Tokenizer::Tokenizer(const std::string& model_path) : backend_(make_backend()) {
+  if (!std::filesystem::is_regular_file(model_path)) throw InputError(model_path + ": no such tokenizer file");
+  auto error = backend_->load(model_path);
+  if (!error.empty()) throw InputError(model_path + ": not a SentencePiece model (" + error + ")");
+}
+
+Tokenizer::~Tokenizer() = default;
+Tokenizer::Tokenizer(Tokenizer&&) noexcept = default;
+
+void Tokenizer::encode_piece(std::string_view text, std::vector<int64_t>& out) const {
+  std::vector<int> ids;
+  auto error = backend_->encode(std::string(text), &ids);
+  if (!error.empty()) throw InputError("tokenizer: " + error);
+  out.insert(out.end(), ids.begin(), ids.end());
+}
+
+// SentencePiece's encoder needs ~200 bytes of working memory per input byte, so a book encoded
+// in one call would make peak memory grow with document length. Long texts are encoded in
+// chunks split at single spaces: no piece spans "x▁y" across the ▁ (pieces start at ▁), and the
+// dummy-prefix ▁ that SentencePiece puts before each chunk stands for the dropped space. Each
+// split point is checked on a window around it (split and whole encodings must agree); where
+// a model behaves otherwise, the text is encoded whole.
+void Tokenizer::encode_into(std::string_view text, std::vector<int64_t>& out) const {
+  constexpr size_t kChunk = 64 * 1024, kWindow = 256;
+  auto clean_split = [&](size_t p) {
+    if (text[p] != ' ' || text[p - 1] == ' ' || text[p + 1] == ' ') return false;
+    const size_t a = p - std::min(p, kWindow), b = std::min(text.size(), p + kWindow);
+    std::vector<int64_t> whole, split;
+    encode_piece(text.substr(a, b - a), whole);
+    encode_piece(text.substr(a, p - a), split);
+    encode_piece(text.substr(p + 1, b - p - 1), split);
+    return whole == split;
+  };
+  size_t start = 0;
+  while (text.size() - start > 2 * kChunk) {
+    const size_t limit = start + 2 * kChunk;  // below text.size() - 1, so text[p + 1] exists
+    size_t p = text.find(' ', start + kChunk);
+    while (p < limit && !clean_split(p)) p = text.find(' ', p + 1);
+    if (p >= limit) break;  // no clean split point: encode the rest whole
+    encode_piece(text.substr(start, p - start), out);
+    start = p + 1;
+  }
+  encode_piece(text.substr(start), out);
+}
+
+std::vector<int64_t> Tokenizer::encode(const std::string& text) const {
+  std::vector<int64_t> ids;
+  encode_into(text, ids);
+  return ids;
+}
+
+std::vector<int64_t> Tokenizer::encode_whole(const std::string& text) const {
+  std::vector<int64_t> ids;
+  encode_piece(text, ids);
+  return ids;
+}
+
+std::vector<int64_t> Tokenizer::document_tokens(const std::string& text) const {
+  std::vector<int64_t> tokens{bos_id()};
+  encode_into(text, tokens);
+  tokens.push_back(eos_id());
+  return tokens;
+}
+
+std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
+  std::vector<int> narrow(ids.begin(), ids.end());
+  std::string text;
+  auto error = backend_->decode(narrow, &text);
+  if (!error.empty()) throw InputError("tokenizer: " + error);
+  return text;
+}
+
+int64_t Tokenizer::vocab_size() const { return backend_->piece_size(); }
+int64_t Tokenizer::bos_id() const { return backend_->bos_id(); }
+int64_t Tokenizer::eos_id() const { return backend_->eos_id(); }
+int64_t Tokenizer::pad_id() const { return backend_->pad_id(); }
+int64_t Tokenizer::unk_id() const { return backend_->unk_id(); }
+
+void train_tokenizer(const TokenizerTrainOptions& o) {
+  if (o.inputs.empty()) throw InputError("tokenizer train: no --input given");
+  std::string inputs;
+  for (const auto& input : o.inputs) {
+    if (!std::filesystem::is_regular_file(input)) throw InputError(input + ": no such file");
+    inputs += (inputs.empty() ? "" : ",") + input;
+  }
+  if (o.model_type != "bpe" && o.model_type != "unigram") {
+    throw InputError("tokenizer train: --model-type is '" + o.model_type + "', expected bpe or unigram");
+  }
+  // Train under a private name, then rename: an existing model is replaced only by a whole one.
+  std::string base = o.output;
+  if (base.size() > 6 && base.compare(base.size() - 6, 6, ".model") == 0) base.resize(base.size() - 6);
+  const std::string prefix = base + ".training-" + std::to_string(::getpid());
+  const int threads = o.threads > 0 ? o.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // Llama's special ids: unk 0, bos 1, eos 2; pad 3 so batches can be padded. Identity
+  // normalisation keeps the text's bytes as they are (SPEC section 3).
+  const std::unordered_map<std::string, std::string> args = {
+      {"input", inputs},
+      {"model_prefix", prefix},
+      {"vocab_size", std::to_string(o.vocab_size)},
+      {"model_type", o.model_type},
+      {"byte_fallback", "true"},
+      {"character_coverage", "0.9995"},
+      {"unk_id", "0"},
+      {"bos_id", "1"},
+      {"eos_id", "2"},
+      {"pad_id", "3"},
+      {"input_sentence_size", std::to_string(o.input_sentence_size)},
+      {"shuffle_input_sentence", "true"},
+      {"max_sentence_length", std::to_string(o.max_sentence_length)},
+      {"split_digits", "true"},
+      {"allow_whitespace_only_pieces", "true"},
+      {"remove_extra_whitespaces", "false"},
+      {"normalization_rule_name", "identity"},
+      {"num_threads", std::to_string(threads)},
+      {"minloglevel", "1"},
+  };
+  auto error = make_backend()->train(args);
+  std::error_code ignored;
+  if (!error.empty()) {
+    std::filesystem::remove(prefix + ".model", ignored);
+    std::filesystem::remove(prefix + ".vocab", ignored);
+    throw InputError("tokenizer train: " + error);
+  }
+  std::filesystem::rename(prefix + ".model", o.output);
+  std::filesystem::rename(prefix + ".vocab", base + ".vocab", ignored);
+}
+
+}  // namespace infini

@@ -1,0 +1,32 @@
+#include "eval/footprint.h"
+
+namespace infini {
+
+int64_t memory_state_elements(const ModelConfig& config) {
+  const int64_t d = config.resolved_head_dim();
+  int64_t total = 0;
+  for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
+    if (config.layer_kind(layer) == AttentionKind::Infini) total += d * (d + 1) * config.num_key_value_heads;
+  }
+  return total;
+}
+
+int64_t kv_cache_elements(const ModelConfig& config, int64_t length) {
+  return 2 * config.resolved_head_dim() * config.num_key_value_heads * length * config.num_hidden_layers;
+}
+
+double Footprint::compression_ratio() const {
+  if (memory_state_bytes == 0) return 0.0;
+  return static_cast<double>(kv_cache_bytes_full_attention) / static_cast<double>(memory_state_bytes);
+}
+
+nlohmann::json Footprint::to_json() const {
+  return {{"memory_state_bytes", memory_state_bytes},
+          {"kv_cache_bytes_full_attention", kv_cache_bytes_full_attention},
+          {"compression_ratio", compression_ratio()},
+          {"parameters", parameters},
+          {"peak_rss_bytes", peak_rss_bytes},
+          {"peak_device_bytes", peak_device_bytes}};
+}
+
+}  // namespace infini

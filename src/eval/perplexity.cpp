@@ -1,0 +1,115 @@
+#include "eval/perplexity.h"
+
+#include <cmath>
+
+#include "core/runtime.h"
+#include "core/system.h"
+
+namespace infini {
+
+namespace {
+
+nlohmann::json totals_json(int64_t tokens, int64_t bytes, double nll) {
+  return {{"tokens", tokens},
+          {"bytes", bytes},
+          {"nll", nll},
+          {"ppl", tokens > 0 ? std::exp(nll / static_cast<double>(tokens)) : 0.0},
+          {"bits_per_byte", bytes > 0 ? nll / (std::log(2.0) * static_cast<double>(bytes)) : 0.0}};
+}
+
+}  // namespace
+
+double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const PerplexityOptions& options,
+                    std::vector<PositionBucket>& buckets) {
+  const int64_t predicted = static_cast<int64_t>(tokens.size()) - 1;
+  if (predicted <= 0) return 0.0;
+  const int64_t segment = options.segment_length > 0 ? options.segment_length : decoder->config().attention.segment_length;
+  // A view of the caller's tokens (no copy on the CPU): memory must not grow with the document.
+  auto all = torch::from_blob(const_cast<int64_t*>(tokens.data()), {predicted + 1}, torch::kInt64).to(options.device);
+  auto inputs = all.slice(0, 0, predicted).unsqueeze(0);
+  auto targets = all.slice(0, 1, predicted + 1);
+
+  double total = 0.0;
+  ModelState state;
+  for_each_segment(decoder, inputs, segment, state, options.memory, [&](int64_t start, const torch::Tensor& logits) {
+    const int64_t length = logits.size(1);
+    auto log_probs = torch::log_softmax(logits[0].to(torch::kFloat32), -1);
+    auto losses = -log_probs.gather(1, targets.slice(0, start, start + length).unsqueeze(1)).squeeze(1);
+    auto per_token = losses.to(torch::kFloat64).cpu();
+    const double* values = per_token.data_ptr<double>();
+    for (int64_t i = 0; i < length; ++i) {
+      const int64_t position = start + i;
+      const auto bucket = static_cast<size_t>(position / options.bucket_width);
+      while (buckets.size() <= bucket) {
+        const int64_t begin = static_cast<int64_t>(buckets.size()) * options.bucket_width;
+        buckets.push_back({begin, begin + options.bucket_width, 0, 0.0});
+      }
+      buckets[bucket].tokens += 1;
+      buckets[bucket].nll += values[i];
+      total += values[i];
+    }
+  });
+  return total;
+}
+
+PerplexityResult evaluate_perplexity(Decoder& decoder, const Tokenizer& tokenizer, const DocumentSource& documents,
+                                     const PerplexityOptions& options) {
+  c10::InferenceMode inference;
+  PerplexityResult result;
+  result.options = options;
+  if (result.options.segment_length <= 0) result.options.segment_length = decoder->config().attention.segment_length;
+  int64_t longest = 0;
+  for (size_t i = 0; i < documents.size(); ++i) {
+    Document document = documents.load(i);
+    auto tokens = tokenizer.document_tokens(document.text);
+    DocumentScore score;
+    score.name = document.name;
+    score.bytes = static_cast<int64_t>(document.text.size());
+    score.tokens = static_cast<int64_t>(tokens.size()) - 1;
+    score.nll = document_nll(decoder, tokens, result.options, result.by_position);
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(tokens.size()));
+    spdlog::info("{}: {} tokens, ppl {:.3f}", score.name, score.tokens,
+                 std::exp(score.nll / std::max<int64_t>(1, score.tokens)));
+    result.documents.push_back(std::move(score));
+  }
+  const auto& config = decoder->config();
+  const int64_t cache_element = c10::elementSize(options.dtype);
+  result.footprint.memory_state_bytes = memory_state_elements(config) * 4;  // M and z are float32
+  result.footprint.kv_cache_bytes_full_attention = kv_cache_elements(config, longest) * cache_element;
+  result.footprint.parameters = decoder->parameter_count();
+  result.footprint.peak_rss_bytes = peak_rss_bytes();
+  result.footprint.peak_device_bytes = peak_device_bytes();
+  return result;
+}
+
+nlohmann::json PerplexityResult::to_json() const {
+  nlohmann::json docs = nlohmann::json::array();
+  int64_t tokens = 0, bytes = 0;
+  double nll = 0.0;
+  for (const auto& d : documents) {
+    docs.push_back({{"name", d.name}, {"tokens", d.tokens}, {"bytes", d.bytes}, {"nll", d.nll}});
+    tokens += d.tokens;
+    bytes += d.bytes;
+    nll += d.nll;
+  }
+  nlohmann::json total = totals_json(tokens, bytes, nll);
+  total["documents"] = documents.size();
+  nlohmann::json positions = nlohmann::json::array();
+  for (const auto& b : by_position) {
+    positions.push_back({{"start", b.start},
+                         {"end", b.end},
+                         {"tokens", b.tokens},
+                         {"nll", b.nll},
+                         {"ppl", b.tokens > 0 ? std::exp(b.nll / static_cast<double>(b.tokens)) : 0.0}});
+  }
+  return {{"checkpoint", checkpoint},
+          {"segment_length", options.segment_length},
+          {"memory", options.memory},
+          {"dtype", dtype_name(options.dtype)},
+          {"documents", docs},
+          {"total", total},
+          {"by_position", positions},
+          {"footprint", footprint.to_json()}};
+}
+
+}  // namespace infini

@@ -1,0 +1,150 @@
+#include "model/decoder.h"
+
+#include <cmath>
+
+namespace infini {
+
+RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
+  weight = register_parameter("weight", torch::ones({dim}));
+}
+
+torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
+  // As in HF Llama: normalise in float32, cast back, then scale.
+  auto x32 = x.to(torch::kFloat32);
+  auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, true) + eps_);
+  return weight * normed.to(x.scalar_type());
+}
+
+MlpImpl::MlpImpl(int64_t hidden, int64_t intermediate) {
+  auto linear = [](int64_t in, int64_t out) { return torch::nn::LinearOptions(in, out).bias(false); };
+  gate_proj = register_module("gate_proj", torch::nn::Linear(linear(hidden, intermediate)));
+  up_proj = register_module("up_proj", torch::nn::Linear(linear(hidden, intermediate)));
+  down_proj = register_module("down_proj", torch::nn::Linear(linear(intermediate, hidden)));
+}
+
+torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+}
+
+DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer) {
+  input_layernorm = register_module("input_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+  self_attn = register_module("self_attn", Attention(config.attention_options(layer)));
+  post_attention_layernorm =
+      register_module("post_attention_layernorm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+  mlp = register_module("mlp", Mlp(config.hidden_size, config.intermediate_size));
+}
+
+std::pair<torch::Tensor, AttentionState> DecoderLayerImpl::forward(const torch::Tensor& x,
+                                                                   const AttentionState& state) {
+  auto [attended, next] = self_attn(input_layernorm(x), state);
+  auto h = x + attended;
+  return {h + mlp(post_attention_layernorm(h)), next};
+}
+
+ModelState ModelState::detached() const {
+  ModelState out;
+  for (const auto& layer : layers) out.layers.push_back(layer.detached());
+  return out;
+}
+
+ModelState ModelState::reset_rows(const torch::Tensor& reset) const {
+  ModelState out;
+  for (const auto& layer : layers) out.layers.push_back(layer.reset_rows(reset));
+  return out;
+}
+
+int64_t ModelState::bytes() const {
+  int64_t total = 0;
+  for (const auto& layer : layers) total += layer.bytes();
+  return total;
+}
+
+LlamaModelImpl::LlamaModelImpl(const ModelConfig& config) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(config.vocab_size, config.hidden_size));
+  layer_list = register_module("layers", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.num_hidden_layers; ++i) {
+    layers.push_back(DecoderLayer(config, i));
+    layer_list->push_back(layers.back());
+  }
+  norm = register_module("norm", RMSNorm(config.hidden_size, config.rms_norm_eps));
+}
+
+DecoderImpl::DecoderImpl(const ModelConfig& config) : config_(config) {
+  model = register_module("model", LlamaModel(config));
+  if (!config.tie_word_embeddings) {
+    lm_head = register_module(
+        "lm_head", torch::nn::Linear(torch::nn::LinearOptions(config.hidden_size, config.vocab_size).bias(false)));
+  }
+}
+
+torch::Tensor DecoderImpl::output_weight() const {
+  return lm_head ? lm_head->weight : model->embed_tokens->weight;
+}
+
+std::pair<torch::Tensor, ModelState> DecoderImpl::forward(const torch::Tensor& tokens, const ModelState& state) {
+  const auto n_layers = model->layers.size();
+  TORCH_CHECK(state.layers.empty() || state.layers.size() == n_layers, "state has ", state.layers.size(),
+              " layers, the model ", n_layers);
+  auto h = model->embed_tokens(tokens);
+  ModelState next;
+  next.layers.reserve(n_layers);
+  for (size_t i = 0; i < n_layers; ++i) {
+    auto [out, layer_state] = model->layers[i](h, state.layers.empty() ? AttentionState{} : state.layers[i]);
+    h = out;
+    next.layers.push_back(std::move(layer_state));
+  }
+  h = model->norm(h);
+  return {torch::matmul(h, output_weight().t()), next};
+}
+
+void DecoderImpl::initialise(uint64_t seed) {
+  torch::NoGradGuard no_grad;
+  torch::manual_seed(seed);
+  const double std = 0.02;
+  // Residual-branch outputs are scaled down by √(2·layers) so the residual stream's variance
+  // stays put as depth grows (GPT-2's initialisation).
+  const double residual_std = std / std::sqrt(2.0 * static_cast<double>(config_.num_hidden_layers));
+  for (auto& item : named_parameters()) {
+    const auto& name = item.key();
+    auto& p = item.value();
+    auto ends_with = [&](const std::string& suffix) {
+      return name.size() >= suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+    };
+    if (ends_with("layernorm.weight") || ends_with("norm.weight")) {
+      p.fill_(1.0);
+    } else if (ends_with("self_attn.gate")) {
+      p.fill_(config_.attention.gate_init);
+    } else if (ends_with("o_proj.weight") || ends_with("down_proj.weight")) {
+      p.normal_(0.0, residual_std);
+    } else {
+      p.normal_(0.0, std);
+    }
+  }
+}
+
+int64_t DecoderImpl::parameter_count() const {
+  int64_t total = 0;
+  for (const auto& p : parameters()) total += p.numel();
+  return total;
+}
+
+void for_each_segment(Decoder& decoder, const torch::Tensor& tokens, int64_t segment_length, ModelState& state,
+                      bool carry_memory, const std::function<void(int64_t, const torch::Tensor&)>& on_segment) {
+  const int64_t total = tokens.size(1);
+  for (int64_t start = 0; start < total; start += segment_length) {
+    const int64_t end = std::min(total, start + segment_length);
+    auto [logits, next] = decoder->forward(tokens.slice(1, start, end), carry_memory ? state : ModelState{});
+    state = std::move(next);
+    on_segment(start, logits);
+  }
+}
+
+torch::Tensor forward_sequence(Decoder& decoder, const torch::Tensor& tokens, int64_t segment_length,
+                               ModelState& state) {
+  std::vector<torch::Tensor> pieces;
+  for_each_segment(decoder, tokens, segment_length, state, true,
+                   [&](int64_t, const torch::Tensor& logits) { pieces.push_back(logits); });
+  return torch::cat(pieces, 1);
+}
+
+}  // namespace infini

@@ -1,0 +1,98 @@
+// The Llama-style decoder, in the order the data flows: RMSNorm, SwiGLU MLP, decoder layer
+// (pre-norm attention + MLP), the model (embeddings, layers, final norm, LM head).
+//
+// Parameter names are Hugging Face's (`model.layers.3.self_attn.q_proj.weight`, ...), so
+// named_parameters() is the checkpoint's tensor map. One call runs one segment; the per-layer
+// attention states go in and come out as values (ModelState).
+#pragma once
+
+#include <functional>
+#include <torch/torch.h>
+#include <vector>
+
+#include "attention/attention.h"
+#include "model/model_config.h"
+
+namespace infini {
+
+class RMSNormImpl : public torch::nn::Module {
+ public:
+  RMSNormImpl(int64_t dim, double eps);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::Tensor weight;
+
+ private:
+  double eps_;
+};
+TORCH_MODULE(RMSNorm);
+
+class MlpImpl : public torch::nn::Module {
+ public:
+  MlpImpl(int64_t hidden, int64_t intermediate);
+  torch::Tensor forward(const torch::Tensor& x);
+  torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+};
+TORCH_MODULE(Mlp);
+
+class DecoderLayerImpl : public torch::nn::Module {
+ public:
+  DecoderLayerImpl(const ModelConfig& config, int64_t layer);
+  std::pair<torch::Tensor, AttentionState> forward(const torch::Tensor& x, const AttentionState& state);
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  Attention self_attn{nullptr};
+  Mlp mlp{nullptr};
+};
+TORCH_MODULE(DecoderLayer);
+
+// The carried state of every layer, batch-first.
+struct ModelState {
+  std::vector<AttentionState> layers;
+
+  ModelState detached() const;
+  ModelState reset_rows(const torch::Tensor& reset) const;
+  int64_t bytes() const;
+};
+
+class LlamaModelImpl : public torch::nn::Module {
+ public:
+  explicit LlamaModelImpl(const ModelConfig& config);
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layer_list{nullptr};
+  std::vector<DecoderLayer> layers;
+  RMSNorm norm{nullptr};
+};
+TORCH_MODULE(LlamaModel);
+
+class DecoderImpl : public torch::nn::Module {
+ public:
+  explicit DecoderImpl(const ModelConfig& config);
+
+  // tokens: [batch, length] int64, one segment. Returns logits [batch, length, vocab] and the
+  // state to pass with the next segment. A default ModelState{} starts a fresh document.
+  std::pair<torch::Tensor, ModelState> forward(const torch::Tensor& tokens, const ModelState& state);
+
+  // Scaled-normal initialisation for training from scratch; β from the config.
+  void initialise(uint64_t seed);
+
+  const ModelConfig& config() const { return config_; }
+  int64_t parameter_count() const;
+  torch::Tensor output_weight() const;
+
+  LlamaModel model{nullptr};
+  torch::nn::Linear lm_head{nullptr};  // null when tied to the embeddings
+
+ private:
+  ModelConfig config_;
+};
+TORCH_MODULE(Decoder);
+
+// Runs `tokens` [batch, total] segment by segment, carrying `state`; calls `on_segment` with each
+// segment's first index and logits. With carry_memory false, each segment starts fresh.
+void for_each_segment(Decoder& decoder, const torch::Tensor& tokens, int64_t segment_length, ModelState& state,
+                      bool carry_memory, const std::function<void(int64_t, const torch::Tensor&)>& on_segment);
+
+// The whole sequence's logits [batch, total, vocab], computed segment by segment.
+torch::Tensor forward_sequence(Decoder& decoder, const torch::Tensor& tokens, int64_t segment_length,
+                               ModelState& state);
+
+}  // namespace infini

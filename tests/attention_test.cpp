@@ -1,0 +1,135 @@
+// The attention kinds against each other and against their definitions.
+#include <gtest/gtest.h>
+
+#include "attention/attention.h"
+#include "attention/rope.h"
+
+using namespace infini;
+
+namespace {
+
+AttentionOptions options(AttentionKind kind, int64_t heads = 4, int64_t kv_heads = 2) {
+  return {16, heads, kv_heads, 8, kind, MemoryUpdate::Linear, 1e-6, 10000.0, 0.0};
+}
+
+// Same weights in a layer of another kind.
+Attention copy_as(const Attention& source, AttentionKind kind) {
+  auto o = source->options();
+  o.kind = kind;
+  Attention layer(o);
+  torch::NoGradGuard no_grad;
+  layer->q_proj->weight.copy_(source->q_proj->weight);
+  layer->k_proj->weight.copy_(source->k_proj->weight);
+  layer->v_proj->weight.copy_(source->v_proj->weight);
+  layer->o_proj->weight.copy_(source->o_proj->weight);
+  return layer;
+}
+
+}  // namespace
+
+TEST(Rope, MatchesRotationOfEachPair) {
+  // Channel i pairs with i + d/2 and rotates by position · θ^(-2i/d).
+  auto x = torch::randn({1, 1, 5, 8}, torch::kFloat64);
+  auto y = apply_rope(x, 3, 100.0);
+  for (int64_t t = 0; t < 5; ++t) {
+    for (int64_t i = 0; i < 4; ++i) {
+      double angle = (3 + t) * std::pow(100.0, -2.0 * i / 8.0);
+      double a = x[0][0][t][i].item<double>(), b = x[0][0][t][i + 4].item<double>();
+      EXPECT_NEAR(y[0][0][t][i].item<double>(), a * std::cos(angle) - b * std::sin(angle), 1e-12);
+      EXPECT_NEAR(y[0][0][t][i + 4].item<double>(), b * std::cos(angle) + a * std::sin(angle), 1e-12);
+    }
+  }
+}
+
+TEST(Attention, InfiniWithClosedGateEqualsLocal) {
+  torch::manual_seed(1);
+  Attention infini(options(AttentionKind::Infini));
+  auto local = copy_as(infini, AttentionKind::Local);
+  {
+    torch::NoGradGuard no_grad;
+    infini->gate.fill_(-1e4);  // sigmoid(β) = 0: local attention only
+  }
+  AttentionState a, b;
+  for (int segment = 0; segment < 3; ++segment) {
+    auto x = torch::randn({2, 6, 16});
+    auto [out_infini, next_a] = infini(x, a);
+    auto [out_local, next_b] = local(x, b);
+    EXPECT_TRUE(torch::allclose(out_infini, out_local, 1e-6, 1e-6)) << "segment " << segment;
+    a = next_a;
+    b = next_b;
+  }
+}
+
+TEST(Attention, FullOnOneSegmentEqualsLocal) {
+  torch::manual_seed(2);
+  Attention full(options(AttentionKind::Full));
+  auto local = copy_as(full, AttentionKind::Local);
+  auto x = torch::randn({2, 7, 16});
+  EXPECT_TRUE(torch::allclose(full(x, AttentionState{}).first, local(x, AttentionState{}).first, 1e-6, 1e-6));
+}
+
+TEST(Attention, FullAcrossSegmentsEqualsFullOverTheWhole) {
+  torch::manual_seed(3);
+  Attention full(options(AttentionKind::Full));
+  auto x = torch::randn({1, 12, 16}, torch::kFloat32);
+  auto whole = full(x, AttentionState{}).first;
+  auto [first, state] = full(x.slice(1, 0, 5), AttentionState{});
+  auto second = full(x.slice(1, 5, 12), state).first;
+  EXPECT_TRUE(torch::allclose(torch::cat({first, second}, 1), whole, 1e-5, 1e-5));
+}
+
+TEST(Attention, XlSeesExactlyOnePreviousSegment) {
+  torch::manual_seed(4);
+  Attention xl(options(AttentionKind::Xl));
+  std::vector<torch::Tensor> segments;
+  for (int i = 0; i < 3; ++i) segments.push_back(torch::randn({1, 4, 16}));
+  auto run = [&](const std::vector<torch::Tensor>& inputs) {
+    AttentionState state;
+    torch::Tensor out;
+    for (const auto& x : inputs) std::tie(out, state) = xl(x, state);
+    return out;  // the last segment's output
+  };
+  auto base = run(segments);
+  auto changed_two_back = segments;
+  changed_two_back[0] = torch::randn({1, 4, 16});
+  EXPECT_TRUE(torch::equal(run(changed_two_back), base)) << "segment s-2 must not be seen";
+  auto changed_previous = segments;
+  changed_previous[1] = torch::randn({1, 4, 16});
+  EXPECT_FALSE(torch::allclose(run(changed_previous), base, 1e-4, 1e-4)) << "segment s-1 must be seen";
+
+  // And what it sees is exactly full attention over [previous, current] at positions 0..2N-1.
+  auto full = copy_as(xl, AttentionKind::Full);
+  auto both = full(torch::cat({segments[1], segments[2]}, 1), AttentionState{}).first.slice(1, 4, 8);
+  EXPECT_TRUE(torch::allclose(base, both, 1e-5, 1e-5));
+}
+
+TEST(Attention, GroupedQueryHeadsEqualRepeatedKeyValueHeads) {
+  // GQA with 4 query heads on 2 kv heads equals 4 heads on kv weights repeated per HF repeat_kv.
+  torch::manual_seed(5);
+  for (auto kind : {AttentionKind::Infini, AttentionKind::Local}) {
+    Attention grouped(options(kind, 4, 2));
+    Attention repeated(options(kind, 4, 4));
+    {
+      torch::NoGradGuard no_grad;
+      if (kind == AttentionKind::Infini) {
+        grouped->gate.copy_(torch::tensor({-1.0, 0.5, 1.0, 2.0}));
+        repeated->gate.copy_(grouped->gate);
+      }
+      repeated->q_proj->weight.copy_(grouped->q_proj->weight);
+      repeated->o_proj->weight.copy_(grouped->o_proj->weight);
+      // kv head j serves query heads 2j and 2j+1
+      auto repeat = [](const torch::Tensor& w) { return w.view({2, 1, 8, 16}).expand({2, 2, 8, 16}).reshape({32, 16}); };
+      repeated->k_proj->weight.copy_(repeat(grouped->k_proj->weight));
+      repeated->v_proj->weight.copy_(repeat(grouped->v_proj->weight));
+    }
+    AttentionState a, b;
+    for (int segment = 0; segment < 3; ++segment) {
+      auto x = torch::randn({2, 5, 16});
+      auto [out_grouped, next_a] = grouped(x, a);
+      auto [out_repeated, next_b] = repeated(x, b);
+      EXPECT_TRUE(torch::allclose(out_grouped, out_repeated, 1e-5, 1e-5)) << attention_kind_name(kind) << " segment " << segment;
+      a = next_a;
+      b = next_b;
+    }
+  }
+}

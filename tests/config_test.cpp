@@ -1,0 +1,119 @@
+// YAML run configs: every kind of bad input is an error naming the file, key path and
+// expectation; overrides go through the same validation; the resolved config round-trips.
+#include <gtest/gtest.h>
+
+#include "config/fields.h"
+#include "config/run_config.h"
+#include "test_support.h"
+
+using namespace infini;
+
+namespace {
+
+const char* kValid =
+    "model:\n"
+    "  hidden_size: 64\n"
+    "  num_hidden_layers: 2\n"
+    "  num_attention_heads: 4\n"
+    "  num_key_value_heads: 2\n"
+    "  intermediate_size: 96\n"
+    "  infini_attention:\n"
+    "    kind: infini\n"
+    "    segment_length: 32\n"
+    "    memory_update: delta\n"
+    "run:\n"
+    "  seed: 3\n";
+
+std::string error_of(const std::string& yaml, const std::vector<std::string>& overrides = {}) {
+  test::TempDir dir;
+  test::write_text(dir / "c.yaml", yaml);
+  try {
+    load_run_config(dir / "c.yaml", overrides);
+  } catch (const InputError& e) {
+    std::string message = e.what();
+    EXPECT_NE(message.find(dir / "c.yaml"), std::string::npos) << "names the file: " << message;
+    return message;
+  }
+  ADD_FAILURE() << "accepted:\n" << yaml;
+  return "";
+}
+
+}  // namespace
+
+TEST(Config, ValidConfigLoadsTyped) {
+  test::TempDir dir;
+  test::write_text(dir / "c.yaml", kValid);
+  auto c = load_run_config(dir / "c.yaml");
+  EXPECT_EQ(c.model.hidden_size, 64);
+  EXPECT_EQ(c.model.num_key_value_heads, 2);
+  EXPECT_EQ(c.model.attention.memory_update, MemoryUpdate::Delta);
+  EXPECT_EQ(c.model.attention.segment_length, 32);
+  EXPECT_EQ(c.run.seed, 3);
+  EXPECT_EQ(c.run.dtype, torch::kFloat32);
+}
+
+TEST(Config, UnknownKeySuggestsTheNearest) {
+  auto message = error_of(std::string(kValid) + "eval:\n  bucket_widht: 5\n");
+  EXPECT_NE(message.find("eval.bucket_widht: unknown key (did you mean eval.bucket_width?)"), std::string::npos)
+      << message;
+  message = error_of(std::string(kValid) + "trian:\n  steps: 5\n");
+  EXPECT_NE(message.find("trian: unknown key"), std::string::npos) << message;
+}
+
+TEST(Config, WrongTypeRangeEnumAndMissingKeys) {
+  std::string base = kValid;
+  auto replace = [&](const std::string& from, const std::string& to) {
+    std::string s = base;
+    s.replace(s.find(from), from.size(), to);
+    return s;
+  };
+  EXPECT_NE(error_of(replace("hidden_size: 64", "hidden_size: big")).find("model.hidden_size: expected an integer, got 'big'"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace("segment_length: 32", "segment_length: 0"))
+                .find("model.infini_attention.segment_length: expected an integer >= 1, got 0"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace("kind: infini", "kind: sparse"))
+                .find("model.infini_attention.kind: expected one of infini, local, xl, full, got 'sparse'"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace("  num_hidden_layers: 2\n", "")).find("model.num_hidden_layers: missing required key"),
+            std::string::npos);
+  EXPECT_NE(error_of(replace("num_key_value_heads: 2", "num_key_value_heads: 3")).find("num_key_value_heads"),
+            std::string::npos);
+  EXPECT_NE(error_of("run:\n  seed: 1\n").find("model: missing required key"), std::string::npos);
+  EXPECT_NE(error_of("model: [1, 2]\n").find("model: expected a mapping"), std::string::npos);
+}
+
+TEST(Config, OverridesAreValidatedLikeTheFile) {
+  test::TempDir dir;
+  test::write_text(dir / "c.yaml", kValid);
+  auto c = load_run_config(dir / "c.yaml", {"model.infini_attention.kind=xl", "run.seed=9", "eval.memory=false"});
+  EXPECT_EQ(c.model.attention.kind, AttentionKind::Xl);
+  EXPECT_EQ(c.run.seed, 9);
+  EXPECT_FALSE(c.eval.memory);
+  EXPECT_NE(error_of(kValid, {"model.hiden_size=3"}).find("did you mean model.hidden_size?"), std::string::npos);
+  EXPECT_NE(error_of(kValid, {"run.seed=-1"}).find("run.seed: expected an integer >= 0"), std::string::npos);
+  EXPECT_THROW(load_run_config(dir / "c.yaml", {"run.seed"}), InputError);
+  EXPECT_THROW(load_run_config(dir / "c.yaml", {"run.seed.x=1"}), InputError);
+}
+
+TEST(Config, ResolvedConfigRoundTrips) {
+  test::TempDir dir;
+  test::write_text(dir / "c.yaml", kValid);
+  auto c = load_run_config(dir / "c.yaml", {"model.infini_attention.layer_kinds=[infini, local]"});
+  test::write_text(dir / "resolved.yaml", resolved_yaml(c));
+  auto again = load_run_config(dir / "resolved.yaml");
+  EXPECT_EQ(resolved_yaml(again), resolved_yaml(c));
+  ASSERT_EQ(again.model.attention.layer_kinds.size(), 2u);
+  EXPECT_EQ(again.model.attention.layer_kinds[1], AttentionKind::Local);
+}
+
+TEST(Config, NearestKeyOnlySuggestsTypos) {
+  EXPECT_EQ(nearest_key("hiden_size", {"hidden_size", "seed"}), "hidden_size");
+  EXPECT_EQ(nearest_key("completely_else", {"hidden_size", "seed"}), "");
+}
+
+TEST(Config, ShippedConfigsLoad) {
+  for (const char* name : {"tiny.yaml", "demo.yaml"}) {
+    EXPECT_NO_THROW(load_run_config(std::string(INFINI_SOURCE_DIR) + "/configs/" + name)) << name;
+  }
+}

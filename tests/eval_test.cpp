@@ -1,0 +1,176 @@
+// `infini eval ppl` and the command line's handling of bad input, through the real binary.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "data/tokenizer.h"
+#include "test_support.h"
+
+using namespace infini;
+using nlohmann::json;
+
+namespace {
+
+// A tiny random checkpoint, made once per test process through `infini init`.
+std::string tiny_checkpoint(const test::TempDir& dir, const std::string& extra = "") {
+  const std::string out = dir / "ckpt";
+  auto result = test::run_infini("init --config " + std::string(INFINI_SOURCE_DIR) + "/configs/tiny.yaml --tokenizer " +
+                                 test::shared_tokenizer() + " --out " + out + " " + extra);
+  EXPECT_EQ(result.status, 0) << result.output;
+  return out;
+}
+
+json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return json::parse(in);
+}
+
+}  // namespace
+
+TEST(EvalPpl, JsonFieldsAreConsistent) {
+  test::TempDir dir;
+  auto checkpoint = tiny_checkpoint(dir);
+  std::filesystem::create_directory(dir / "docs");
+  test::write_text(dir / "docs/a.txt", test::generated_text(400, 1));
+  test::write_text(dir / "docs/b.txt", test::generated_text(150, 2));
+  auto result = test::run_infini("eval ppl --checkpoint " + checkpoint + " --data " + (dir / "docs") +
+                                 " --bucket-width 100 --out " + (dir / "out.json"));
+  ASSERT_EQ(result.status, 0) << result.output;
+  auto out = read_json(dir / "out.json");
+  EXPECT_EQ(out["checkpoint"], checkpoint);
+  EXPECT_EQ(out["segment_length"], 64);
+  EXPECT_EQ(out["memory"], true);
+  EXPECT_EQ(out["dtype"], "float32");
+
+  Tokenizer tokenizer(test::shared_tokenizer());
+  int64_t tokens = 0, bytes = 0;
+  double nll = 0;
+  for (size_t i = 0; i < 2; ++i) {
+    const auto& d = out["documents"][i];
+    const std::string text = test::generated_text(i == 0 ? 400 : 150, i + 1);
+    EXPECT_EQ(d["name"], i == 0 ? "a.txt" : "b.txt");
+    EXPECT_EQ(d["tokens"].get<int64_t>(), static_cast<int64_t>(tokenizer.document_tokens(text).size()) - 1);
+    EXPECT_EQ(d["bytes"].get<int64_t>(), static_cast<int64_t>(text.size()));
+    tokens += d["tokens"].get<int64_t>();
+    bytes += d["bytes"].get<int64_t>();
+    nll += d["nll"].get<double>();
+  }
+  const auto& total = out["total"];
+  EXPECT_EQ(total["documents"], 2);
+  EXPECT_EQ(total["tokens"].get<int64_t>(), tokens);
+  EXPECT_EQ(total["bytes"].get<int64_t>(), bytes);
+  EXPECT_NEAR(total["nll"].get<double>(), nll, 1e-9 * nll);
+  EXPECT_NEAR(total["ppl"].get<double>(), std::exp(nll / tokens), 1e-9);
+  EXPECT_NEAR(total["bits_per_byte"].get<double>(), nll / (std::log(2.0) * bytes), 1e-12);
+  // A random model over a 300-piece vocabulary: perplexity near the vocabulary size.
+  EXPECT_GT(total["ppl"].get<double>(), 100.0);
+  EXPECT_LT(total["ppl"].get<double>(), 1000.0);
+
+  int64_t bucket_tokens = 0;
+  double bucket_nll = 0;
+  for (const auto& b : out["by_position"]) {
+    EXPECT_EQ(b["end"].get<int64_t>() - b["start"].get<int64_t>(), 100);
+    bucket_tokens += b["tokens"].get<int64_t>();
+    bucket_nll += b["nll"].get<double>();
+    if (b["tokens"].get<int64_t>() > 0) {
+      EXPECT_NEAR(b["ppl"].get<double>(), std::exp(b["nll"].get<double>() / b["tokens"].get<double>()), 1e-9);
+    }
+  }
+  EXPECT_EQ(bucket_tokens, tokens);
+  EXPECT_NEAR(bucket_nll, nll, 1e-9 * nll);
+
+  const auto& f = out["footprint"];
+  // tiny.yaml: 2 infini layers, 2 kv heads of 16: 16·17·2·2 floats of memory.
+  EXPECT_EQ(f["memory_state_bytes"].get<int64_t>(), 16 * 17 * 2 * 2 * 4);
+  const int64_t longest = out["documents"][0]["tokens"].get<int64_t>() + 1;
+  EXPECT_EQ(f["kv_cache_bytes_full_attention"].get<int64_t>(), 2 * 16 * 2 * longest * 2 * 4);
+  EXPECT_NEAR(f["compression_ratio"].get<double>(),
+              f["kv_cache_bytes_full_attention"].get<double>() / f["memory_state_bytes"].get<double>(), 1e-12);
+  EXPECT_GT(f["parameters"].get<int64_t>(), 0);
+  EXPECT_GT(f["peak_rss_bytes"].get<int64_t>(), 0);
+}
+
+TEST(EvalPpl, NoMemoryAndSegmentLengthChangeTheResult) {
+  test::TempDir dir;
+  auto checkpoint = tiny_checkpoint(dir, "--set model.infini_attention.gate_init=2");
+  test::write_text(dir / "doc.txt", test::generated_text(300));
+  auto nll_of = [&](const std::string& flags) {
+    auto result = test::run_infini("eval ppl --checkpoint " + checkpoint + " --data " + (dir / "doc.txt") + " " + flags +
+                                   " --bucket-width 64 --out " + (dir / "o.json"));
+    EXPECT_EQ(result.status, 0) << result.output;
+    return read_json(dir / "o.json");
+  };
+  auto with_memory = nll_of("");
+  auto without = nll_of("--no-memory");
+  auto one_segment = nll_of("--segment-length 100000");
+  EXPECT_EQ(without["memory"], false);
+  EXPECT_NE(with_memory["total"]["nll"], without["total"]["nll"]);
+  EXPECT_EQ(one_segment["segment_length"], 100000);
+  // The first segment reads an empty memory, so it scores the same with and without memory.
+  EXPECT_DOUBLE_EQ(with_memory["by_position"][0]["nll"].get<double>(), without["by_position"][0]["nll"].get<double>());
+}
+
+TEST(EvalPpl, PeakMemoryDoesNotGrowWithDocumentLength) {
+  // A 1,048,576-token document evaluates in the same peak memory as a 32,768-token one.
+  test::TempDir dir;
+  auto checkpoint = tiny_checkpoint(dir, "--set model.infini_attention.segment_length=2048");
+  Tokenizer tokenizer(test::shared_tokenizer());
+  auto document_of = [&](int64_t tokens, const std::string& name) {
+    // Size the text from a sample's tokens per word, then check the whole once.
+    const double per_word = static_cast<double>(tokenizer.encode(test::generated_text(2000, 5)).size()) / 2000;
+    std::string text = test::generated_text(static_cast<int64_t>(1.02 * tokens / per_word) + 100, 5);
+    EXPECT_GE(static_cast<int64_t>(tokenizer.document_tokens(text).size()) - 1, tokens);
+    test::write_text(dir / name, text);
+  };
+  document_of(32768, "short.txt");
+  document_of(1048576, "long.txt");
+  auto peak_of = [&](const std::string& name) {
+    auto result = test::run_infini("eval ppl --checkpoint " + checkpoint + " --data " + (dir / name) + " --out " +
+                                   (dir / (name + ".json")));
+    EXPECT_EQ(result.status, 0) << result.output;
+    auto out = read_json(dir / (name + ".json"));
+    return std::make_pair(out["footprint"]["peak_rss_bytes"].get<double>(), out["total"]["tokens"].get<int64_t>());
+  };
+  auto [short_peak, short_tokens] = peak_of("short.txt");
+  auto [long_peak, long_tokens] = peak_of("long.txt");
+  EXPECT_GE(short_tokens, 32768);
+  EXPECT_GE(long_tokens, 1048576);
+  std::cout << "peak RSS: " << short_tokens << " tokens " << short_peak / 1048576 << " MiB, " << long_tokens
+            << " tokens " << long_peak / 1048576 << " MiB\n";
+  EXPECT_LT(long_peak, 1.10 * short_peak);
+}
+
+TEST(Cli, BadInputExitsWithStatusTwoNamingTheProblem) {
+  test::TempDir dir;
+  const std::string tiny = std::string(INFINI_SOURCE_DIR) + "/configs/tiny.yaml";
+  auto expect_two = [](const test::CommandResult& r, const std::string& fragment) {
+    EXPECT_EQ(r.status, 2) << r.output;
+    EXPECT_NE(r.output.find(fragment), std::string::npos) << r.output;
+  };
+  const std::string init = "init --tokenizer " + test::shared_tokenizer() + " --out " + (dir / "c") + " --config ";
+  test::write_text(dir / "unknown.yaml", "model:\n  hidden_size: 8\n  num_hidden_layers: 1\n  num_attention_heads: 2\n  rope_thetta: 3\n");
+  expect_two(test::run_infini(init + (dir / "unknown.yaml")), "model.rope_thetta: unknown key (did you mean model.rope_theta?)");
+  test::write_text(dir / "type.yaml", "model:\n  hidden_size: eight\n  num_hidden_layers: 1\n  num_attention_heads: 2\n");
+  expect_two(test::run_infini(init + (dir / "type.yaml")), "model.hidden_size: expected an integer");
+  expect_two(test::run_infini(init + tiny + " --set model.infini_attention.memory_update=quadratic"),
+             "model.infini_attention.memory_update: expected one of linear, delta");
+  expect_two(test::run_infini(init + (dir / "missing.yaml")), dir / "missing.yaml");
+  EXPECT_FALSE(std::filesystem::exists(dir / "c")) << "failed commands write nothing";
+
+  test::write_text(dir / "doc.txt", "some words");
+  expect_two(test::run_infini("eval ppl --checkpoint " + (dir / "nothing") + " --data " + (dir / "doc.txt")),
+             dir / "nothing");
+  // An unreadable checkpoint: config.json present, weights truncated.
+  ASSERT_EQ(test::run_infini(init + tiny).status, 0);
+  std::filesystem::resize_file(dir / "c/model.safetensors", 100);
+  expect_two(test::run_infini("eval ppl --checkpoint " + (dir / "c") + " --data " + (dir / "doc.txt")),
+             dir / "c/model.safetensors");
+  expect_two(test::run_infini("eval ppl --checkpoint " + (dir / "c") + " --data " + (dir / "doc.csv")), "doc.csv");
+  // An existing output is not replaced when init fails or is not forced.
+  expect_two(test::run_infini(init + tiny), "already exists");
+  expect_two(test::run_infini("eval ppl --checkpoint " + (dir / "c")), "--data");
+  expect_two(test::run_infini("nonsense"), "nonsense");
+}

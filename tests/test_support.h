@@ -1,0 +1,41 @@
+// Helpers shared by the tests: tiny configs, a temporary directory, running the CLI binary.
+#pragma once
+
+#include <string>
+#include <torch/torch.h>
+
+#include "model/model_config.h"
+
+namespace infini::test {
+
+// A small model config of the given kind (float64-friendly sizes).
+ModelConfig tiny_config(AttentionKind kind, int64_t segment_length = 8, int64_t heads = 4, int64_t kv_heads = 2);
+
+// A fresh directory under the system temp dir, removed when the object dies.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string operator/(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int status = -1;
+  std::string output;  // stdout and stderr together
+};
+// Runs the built `infini` binary with `args` (a shell fragment).
+CommandResult run_infini(const std::string& args);
+
+// A SentencePiece model trained once per test process on generated text; its path.
+const std::string& shared_tokenizer();
+
+// Writes `text` to `path`.
+void write_text(const std::string& path, const std::string& text);
+// Generated English-like text of about `words` words (deterministic).
+std::string generated_text(int64_t words, uint64_t seed = 1);
+
+}  // namespace infini::test
