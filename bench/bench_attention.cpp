@@ -28,11 +28,13 @@ double matmul_gflops(int64_t n, torch::ScalarType dtype) {
   return 2.0 * n * n * n / s / 1e9;
 }
 
-// Forward FLOPs of one attention layer on one segment of `n` tokens seeing `keys` keys.
-double attention_flops(const AttentionOptions& o, int64_t n, int64_t keys) {
+// Forward FLOPs of one attention layer on one segment of `n` tokens after `past` cached ones,
+// counting only the query/key pairs causal attention computes.
+double attention_flops(const AttentionOptions& o, int64_t n, int64_t past) {
   const double d = o.head_dim, h = o.num_heads, hkv = o.num_kv_heads, D = o.hidden_size;
   double flops = 2.0 * n * D * (2 * h * d + 2 * hkv * d);  // q, k, v, o projections
-  flops += 2.0 * 2.0 * n * keys * d * h;                   // Q·Kᵀ and P·V
+  const double pairs = static_cast<double>(n) * past + n * (n + 1) / 2.0;
+  flops += 2.0 * 2.0 * pairs * d * h;                      // Q·Kᵀ and P·V
   if (o.kind == AttentionKind::Infini) {
     flops += 2.0 * n * d * d * h + 2.0 * n * d * d * hkv;  // Eq. 7 read, Eq. 8 update
     if (o.memory_update == MemoryUpdate::Delta) flops += 2.0 * n * d * d * hkv;
@@ -77,14 +79,14 @@ int main(int argc, char** argv) {
         torch::NoGradGuard no_grad;
         for (int i = 0; i < (kind == AttentionKind::Full ? 3 : 1); ++i) state = layer(x, state).second;
       }
-      const int64_t keys = kind == AttentionKind::Xl ? 2 * segment : kind == AttentionKind::Full ? 4 * segment : segment;
+      const int64_t past = kind == AttentionKind::Xl ? segment : kind == AttentionKind::Full ? 3 * segment : 0;
       double fwd = seconds_per_call([&] {
         torch::NoGradGuard no_grad;
         layer(x, state);
       }, iterations);
       auto xg = x.clone().requires_grad_(true);
       double both = seconds_per_call([&] { layer(xg, state).first.sum().backward(); }, iterations);
-      const double flops = attention_flops(o, segment, keys) * batch;
+      const double flops = attention_flops(o, segment, past) * batch;
       std::string name = attention_kind_name(kind) + (kind == AttentionKind::Infini ? (rule == MemoryUpdate::Delta ? "/delta" : "/linear") : "");
       std::printf("%-14s %10.2f %10.2f %12.0f %10.1f %7.0f%%\n", name.c_str(), fwd * 1e3, both * 1e3,
                   batch * segment / fwd, flops / fwd / 1e9, 100.0 * flops / fwd / 1e9 / peak);
@@ -116,7 +118,7 @@ int main(int argc, char** argv) {
   }, iterations);
   // 2·params per token forward (6 with backward) plus attention and memory.
   auto o = config.attention_options(0);
-  const double attn = attention_flops(o, config.attention.segment_length, config.attention.segment_length) -
+  const double attn = attention_flops(o, config.attention.segment_length, 0) -
                       2.0 * config.attention.segment_length * o.hidden_size * 4 * o.num_heads * o.head_dim;
   const double fwd_flops = batch * (2.0 * params * length + segments * config.num_hidden_layers * attn);
   std::printf("\nmodel: %.2fM parameters, 4 layers infini, %ld segments of %ld tokens\n", params / 1e6, segments,

@@ -133,3 +133,20 @@ TEST(Attention, GroupedQueryHeadsEqualRepeatedKeyValueHeads) {
     }
   }
 }
+
+TEST(Attention, BlockedQueryRowsEqualOneBlock) {
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  auto q = torch::randn({2, 4, 10, 8}, opts), k = torch::randn({2, 2, 13, 8}, opts), v = torch::randn({2, 2, 13, 8}, opts);
+  auto whole = causal_attention(q, k, v, /*past=*/3, /*block_rows=*/10);
+  for (int64_t rows : {1, 3, 4, 7}) {
+    EXPECT_TRUE(torch::allclose(causal_attention(q, k, v, 3, rows), whole, 1e-12, 1e-12)) << rows;
+  }
+  // And the single block is softmax(QKᵀ/√d + mask)·V written out directly (query head h on kv h/2).
+  auto expected = torch::empty_like(q);
+  for (int64_t h = 0; h < 4; ++h) {
+    auto scores = q.select(1, h).matmul(k.select(1, h / 2).transpose(-1, -2)) / std::sqrt(8.0);
+    auto mask = torch::ones({10, 13}, torch::kBool).triu(4);
+    expected.select(1, h).copy_(torch::softmax(scores.masked_fill(mask, -INFINITY), -1).matmul(v.select(1, h / 2)));
+  }
+  EXPECT_TRUE(torch::allclose(whole, expected, 1e-12, 1e-12));
+}

@@ -116,7 +116,7 @@ TEST(EvalPpl, NoMemoryAndSegmentLengthChangeTheResult) {
 TEST(EvalPpl, PeakMemoryDoesNotGrowWithDocumentLength) {
   // A 1,048,576-token document evaluates in the same peak memory as a 32,768-token one.
   test::TempDir dir;
-  auto checkpoint = tiny_checkpoint(dir, "--set model.infini_attention.segment_length=2048");
+  auto checkpoint = tiny_checkpoint(dir, "--set model.infini_attention.segment_length=512");
   Tokenizer tokenizer(test::shared_tokenizer());
   auto document_of = [&](int64_t tokens, const std::string& name) {
     // Size the text from a sample's tokens per word, then check the whole once.

@@ -60,22 +60,48 @@ int64_t AttentionState::bytes() const {
   return total;
 }
 
-torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
-                               int64_t past) {
-  const int64_t batch = q.size(0), heads = q.size(1), length = q.size(2), dim = q.size(3);
-  const int64_t kv_heads = k.size(1), keys = k.size(2);
-  const int64_t group = heads / kv_heads;
+namespace {
+
+// One block of query rows [first, first + rows) against the keys they can see.
+torch::Tensor attend_block(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t past,
+                           int64_t first, int64_t rows) {
+  const int64_t batch = q.size(0), heads = q.size(1), dim = q.size(3);
+  const int64_t kv_heads = k.size(1), group = heads / kv_heads;
+  const int64_t visible = past + first + rows;  // causal: later keys are never seen by this block
+  auto keys = k.slice(2, 0, visible), values = v.slice(2, 0, visible);
   // Query head h reads key/value head h / group (HF's repeat_kv): fold the group into the rows
-  // so one batched matmul serves all heads of a group without repeating K or V.
-  auto grouped_q = q.reshape({batch, kv_heads, group * length, dim});
-  auto scores = torch::matmul(grouped_q, k.transpose(-1, -2)) * (1.0 / std::sqrt(static_cast<double>(dim)));
-  auto future = torch::ones({length, keys}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
-                    .triu(past + 1);
-  scores = scores.view({batch, kv_heads, group, length, keys}).masked_fill(future, -INFINITY);
+  // so one batched matmul serves all heads of a group without repeating K or V. The 1/√d scale
+  // goes on Q (rows × d) rather than on the scores (rows × keys).
+  auto grouped_q = (q.slice(2, first, first + rows) * (1.0 / std::sqrt(static_cast<double>(dim))))
+                       .reshape({batch, kv_heads, group * rows, dim});
+  auto scores = torch::matmul(grouped_q, keys.transpose(-1, -2)).view({batch, kv_heads, group, rows, visible});
+  auto future = torch::ones({rows, visible}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
+                    .triu(past + first + 1);
+  scores.masked_fill_(future, -INFINITY);
   // Softmax in float32 at least (bf16 exponentials lose too much), float64 in float64.
   auto probs = torch::softmax(scores, -1, accumulation_dtype(scores.scalar_type())).to(v.scalar_type());
-  auto out = torch::matmul(probs.view({batch, kv_heads, group * length, keys}), v);
-  return out.view({batch, heads, length, dim});
+  return torch::matmul(probs.view({batch, kv_heads, group * rows, visible}), values)
+      .view({batch, heads, rows, dim});
+}
+
+}  // namespace
+
+torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t past,
+                               int64_t block_rows) {
+  // Query rows go in blocks so the score matrix of a block stays a few MiB: long segments then
+  // cost no page-faulting multi-hundred-MiB temporaries, and each block skips the keys in its
+  // future (half the work of a causal segment).
+  const int64_t length = q.size(2), group = q.size(1) / k.size(1);
+  const int64_t keys = k.size(2);
+  const int64_t budget = 1 << 20;  // score elements per key/value head and block
+  const int64_t block =
+      block_rows > 0 ? block_rows : std::max<int64_t>(64, budget / std::max<int64_t>(1, group * keys));
+  if (length <= block) return attend_block(q, k, v, past, 0, length);
+  std::vector<torch::Tensor> outputs;
+  for (int64_t first = 0; first < length; first += block) {
+    outputs.push_back(attend_block(q, k, v, past, first, std::min(block, length - first)));
+  }
+  return torch::cat(outputs, 2);
 }
 
 AttentionImpl::AttentionImpl(const AttentionOptions& options) : options_(options) {
