@@ -40,7 +40,7 @@ void run_init(const InitFlags& flags) {
 
   Decoder decoder(model);
   decoder->initialise(static_cast<uint64_t>(config.run.seed));
-  CheckpointWriter writer(flags.out);
+  StagedDirectory writer(flags.out);
   stage_model(writer, decoder, tokenizer_file);
   writer.write_text("run_config.yaml", resolved_yaml(config));
   writer.commit();

@@ -4,7 +4,10 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstdio>
 #include <stdexcept>
+
+#include "core/errors.h"
 
 namespace infini {
 
@@ -23,6 +26,46 @@ void write_file_atomic(const std::string& path, const std::string& text) {
     }
   }
   fs::rename(temporary, path);
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw InputError(path + ": cannot open");
+  try {
+    return nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
+  }
+}
+
+namespace {
+
+constexpr uint64_t kFnvOffset = 14695981039346656037ull;
+
+uint64_t fnv1a(std::string_view bytes, uint64_t hash) {
+  for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
+  return hash;
+}
+
+std::string hex64(uint64_t value) {
+  char hex[17];
+  std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(value));
+  return hex;
+}
+
+}  // namespace
+
+std::string fingerprint(std::string_view bytes) { return hex64(fnv1a(bytes, kFnvOffset)); }
+
+std::string file_fingerprint(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw InputError(path + ": cannot read");
+  uint64_t hash = kFnvOffset;
+  char buffer[1 << 16];
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
+    hash = fnv1a(std::string_view(buffer, static_cast<size_t>(in.gcount())), hash);
+  }
+  return hex64(hash);
 }
 
 }  // namespace infini

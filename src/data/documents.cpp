@@ -74,6 +74,14 @@ DocumentSource::DocumentSource(const std::string& path) {
   }
 }
 
+std::vector<std::string> DocumentSource::files() const {
+  std::vector<std::string> out;
+  for (const auto& entry : entries_) {
+    if (out.empty() || out.back() != entry.file) out.push_back(entry.file);
+  }
+  return out;
+}
+
 Document DocumentSource::load(size_t i) const {
   const auto& entry = entries_.at(i);
   if (entry.offset < 0) return {entry.name, read_whole_file(entry.file)};

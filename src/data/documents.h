@@ -24,6 +24,8 @@ class DocumentSource {
   size_t size() const { return entries_.size(); }
   const std::string& name(size_t i) const { return entries_.at(i).name; }
   Document load(size_t i) const;
+  // The files the documents come from, each once, in order.
+  std::vector<std::string> files() const;
 
  private:
   struct Entry {

@@ -1,101 +1,29 @@
 #include "model/checkpoint.h"
 
-#include <fcntl.h>
-#include <stdio.h>
-#include <unistd.h>
-
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
 #include "core/errors.h"
+#include "core/files.h"
 
 namespace fs = std::filesystem;
 
 namespace infini {
 
-namespace {
-
-void fsync_path(const std::string& path, bool directory) {
-  int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-  if (fd >= 0) {
-    ::fsync(fd);
-    ::close(fd);
-  }
-}
-
-nlohmann::json read_json_file(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw InputError(path + ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
-  }
-}
-
-}  // namespace
-
-CheckpointWriter::CheckpointWriter(std::string target) : target_(std::move(target)) {
-  while (target_.size() > 1 && target_.back() == '/') target_.pop_back();
-  fs::path target_path(target_);
-  if (target_path.has_parent_path()) fs::create_directories(target_path.parent_path());
-  staging_ = target_ + ".staging-" + std::to_string(::getpid());
-  fs::remove_all(staging_);
-  fs::create_directory(staging_);
-}
-
-CheckpointWriter::~CheckpointWriter() {
-  if (!committed_) {
-    std::error_code ignored;
-    fs::remove_all(staging_, ignored);
-  }
-}
-
-void CheckpointWriter::write_text(const std::string& name, const std::string& text) {
-  std::ofstream out(staging_ + "/" + name, std::ios::binary | std::ios::trunc);
-  out << text;
-  if (!out.flush()) throw std::runtime_error("failed writing " + staging_ + "/" + name);
-}
-
-void CheckpointWriter::copy_file(const std::string& name, const std::string& source) {
-  fs::copy_file(source, staging_ + "/" + name, fs::copy_options::overwrite_existing);
-}
-
-void CheckpointWriter::write_tensors(const std::string& name, const NamedTensors& tensors) {
-  write_safetensors(staging_ + "/" + name, tensors);
-}
-
-void CheckpointWriter::commit() {
-  for (const auto& entry : fs::directory_iterator(staging_)) fsync_path(entry.path(), false);
-  fsync_path(staging_, true);
-  if (!fs::exists(target_)) {
-    fs::rename(staging_, target_);
-  } else {
-    // Swap the two directories in one step, then drop the old one (now at the staging name).
-    if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, target_.c_str(), RENAME_EXCHANGE) != 0) {
-      throw std::runtime_error("cannot swap " + staging_ + " into " + target_ + ": " + std::strerror(errno));
-    }
-    fs::remove_all(staging_);
-  }
-  fs::path parent = fs::path(target_).parent_path();
-  fsync_path(parent.empty() ? "." : parent.string(), true);
-  committed_ = true;
-}
-
-void stage_model(CheckpointWriter& writer, Decoder& decoder, const std::string& tokenizer) {
+void stage_model(StagedDirectory& writer, Decoder& decoder, const std::string& tokenizer) {
   const auto& config = decoder->config();
   writer.write_text("config.json", model_config_to_json(config).dump(2) + "\n");
   const auto dtype = config.torch_dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
   NamedTensors tensors;
   for (const auto& item : decoder->named_parameters()) tensors.emplace_back(item.key(), item.value().to(dtype));
-  writer.write_tensors("model.safetensors", tensors);
+  write_safetensors(writer.path("model.safetensors"), tensors);
   if (!tokenizer.empty()) writer.copy_file("tokenizer.model", tokenizer);
 }
 
 void save_model(const std::string& dir, Decoder& decoder, const std::string& tokenizer) {
-  CheckpointWriter writer(dir);
+  StagedDirectory writer(dir);
   stage_model(writer, decoder, tokenizer);
   writer.commit();
 }

@@ -1,41 +1,21 @@
 // Checkpoint directories in Hugging Face's layout (SPEC section 2): config.json,
 // model.safetensors (or shards with model.safetensors.index.json), tokenizer.model.
 //
-// Writes are atomic: everything goes into a staging directory beside the target, which is then
-// swapped into place with one rename. A crash at any moment leaves the old or the new
+// Writes are atomic (core/staged_directory.h): a crash at any moment leaves the old or the new
 // checkpoint whole.
 #pragma once
 
 #include <string>
 #include <torch/torch.h>
 
+#include "core/staged_directory.h"
 #include "model/decoder.h"
 #include "model/safetensors.h"
 
 namespace infini {
 
-class CheckpointWriter {
- public:
-  explicit CheckpointWriter(std::string target);
-  ~CheckpointWriter();  // removes the staging directory unless committed
-  CheckpointWriter(const CheckpointWriter&) = delete;
-  CheckpointWriter& operator=(const CheckpointWriter&) = delete;
-
-  const std::string& staging() const { return staging_; }
-  void write_text(const std::string& name, const std::string& text);
-  void copy_file(const std::string& name, const std::string& source);
-  void write_tensors(const std::string& name, const NamedTensors& tensors);
-  // Flushes every file and swaps the staging directory into place.
-  void commit();
-
- private:
-  std::string target_;
-  std::string staging_;
-  bool committed_ = false;
-};
-
 // Writes config.json, model.safetensors and (when given) tokenizer.model into `writer`.
-void stage_model(CheckpointWriter& writer, Decoder& decoder, const std::string& tokenizer_path);
+void stage_model(StagedDirectory& writer, Decoder& decoder, const std::string& tokenizer_path);
 // stage_model + commit: a complete model checkpoint at `dir`.
 void save_model(const std::string& dir, Decoder& decoder, const std::string& tokenizer_path);
 

@@ -1,10 +1,5 @@
 #include "model/safetensors.h"
 
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -62,41 +57,24 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
   if (!out) throw std::runtime_error("failed writing " + path);
 }
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
-  int fd = ::open(path.c_str(), O_RDONLY);
-  if (fd < 0) throw InputError(path + ": cannot open (" + std::strerror(errno) + ")");
-  struct stat st {};
-  ::fstat(fd, &st);
-  size_ = static_cast<size_t>(st.st_size);
-  if (size_ < 8) {
-    ::close(fd);
-    throw InputError(path + ": truncated safetensors file (" + std::to_string(size_) + " bytes)");
-  }
-  mapping_ = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (mapping_ == MAP_FAILED) {
-    mapping_ = nullptr;
-    throw InputError(path + ": cannot map (" + std::strerror(errno) + ")");
-  }
-  auto fail = [&](const std::string& why) {
-    ::munmap(mapping_, size_);
-    mapping_ = nullptr;
-    throw InputError(path + ": " + why);
-  };
+SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
+  const size_t size = file_.size();
+  const char* bytes = file_.data();
+  auto fail = [&](const std::string& why) { throw InputError(path + ": " + why); };
+  if (size < 8) fail("truncated safetensors file (" + std::to_string(size) + " bytes)");
   uint64_t header_length = 0;
-  std::memcpy(&header_length, mapping_, sizeof(header_length));
-  if (header_length > size_ - 8) fail("truncated safetensors file: header of " + std::to_string(header_length) +
-                                      " bytes but the file has " + std::to_string(size_) + " bytes");
+  std::memcpy(&header_length, bytes, sizeof(header_length));
+  if (header_length > size - 8) fail("truncated safetensors file: header of " + std::to_string(header_length) +
+                                     " bytes but the file has " + std::to_string(size) + " bytes");
   data_start_ = 8 + header_length;
   nlohmann::json header;
   try {
-    header = nlohmann::json::parse(static_cast<const char*>(mapping_) + 8,
-                                   static_cast<const char*>(mapping_) + data_start_);
+    header = nlohmann::json::parse(bytes + 8, bytes + data_start_);
   } catch (const nlohmann::json::exception& e) {
     fail(std::string("unreadable safetensors header: ") + e.what());
   }
   if (!header.is_object()) fail("safetensors header is not a JSON object");
-  const size_t data_size = size_ - data_start_;
+  const size_t data_size = size - data_start_;
   std::vector<std::pair<size_t, size_t>> spans;
   for (const auto& [name, info] : header.items()) {
     if (name == "__metadata__") {
@@ -142,10 +120,6 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   }
 }
 
-SafetensorsFile::~SafetensorsFile() {
-  if (mapping_) ::munmap(mapping_, size_);
-}
-
 std::vector<std::string> SafetensorsFile::names() const {
   std::vector<std::string> out;
   for (const auto& [name, entry] : entries_) out.push_back(name);
@@ -154,9 +128,9 @@ std::vector<std::string> SafetensorsFile::names() const {
 
 torch::Tensor SafetensorsFile::tensor(const std::string& name) const {
   auto it = entries_.find(name);
-  if (it == entries_.end()) throw InputError(path_ + ": no tensor named '" + name + "'");
+  if (it == entries_.end()) throw InputError(file_.path() + ": no tensor named '" + name + "'");
   const auto& e = it->second;
-  auto* data = static_cast<char*>(mapping_) + data_start_ + e.begin;
+  auto* data = const_cast<char*>(file_.data()) + data_start_ + e.begin;
   if (e.end == e.begin) return torch::empty(e.shape, torch::TensorOptions().dtype(e.dtype));
   return torch::from_blob(data, e.shape, torch::TensorOptions().dtype(e.dtype)).clone();
 }

@@ -6,6 +6,8 @@
 #pragma once
 
 #include <map>
+
+#include "core/mapped_file.h"
 #include <string>
 #include <torch/torch.h>
 #include <utility>
@@ -22,9 +24,6 @@ void write_safetensors(const std::string& path, const NamedTensors& tensors,
 class SafetensorsFile {
  public:
   explicit SafetensorsFile(const std::string& path);
-  ~SafetensorsFile();
-  SafetensorsFile(const SafetensorsFile&) = delete;
-  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
 
   std::vector<std::string> names() const;
   bool contains(const std::string& name) const { return entries_.count(name) > 0; }
@@ -38,9 +37,7 @@ class SafetensorsFile {
     std::vector<int64_t> shape;
     size_t begin, end;
   };
-  std::string path_;
-  void* mapping_ = nullptr;
-  size_t size_ = 0;
+  MappedFile file_;
   size_t data_start_ = 0;
   std::map<std::string, Entry> entries_;
   std::map<std::string, std::string> metadata_;

@@ -1,0 +1,71 @@
+// The long-document loader: each batch row streams one document in order, segment after
+// segment, so the model can carry memory along the row and reset it exactly where a new
+// document begins.
+//
+// Per step it yields [batch, sequence_length] inputs and targets and, per row and position,
+// whether a document starts there. Short documents are packed back to back (a start at each);
+// long ones continue across steps in the same row. Document order is shuffled per epoch from the
+// seed; rank r of w takes every w-th document of that order, so ranks see disjoint shares. The
+// whole position is a small LoaderState, saved and restored exactly.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+#include <vector>
+
+#include "data/token_shards.h"
+
+namespace infini {
+
+struct LoaderOptions {
+  int64_t batch_size = 1;
+  int64_t sequence_length = 2048;
+  uint64_t seed = 0;
+  int64_t rank = 0;
+  int64_t world_size = 1;
+  bool shuffle = true;  // false: corpus order
+  bool repeat = true;   // false: one pass, then padded rows and end_of_data
+};
+
+struct LoaderState {
+  int64_t epoch = 0;
+  int64_t cursor = 0;                 // next position in this rank's share of the epoch's order
+  std::vector<int64_t> row_document;  // -1: the row takes the next document when it needs one
+  std::vector<int64_t> row_offset;    // next input token within the row's document
+
+  nlohmann::json to_json() const;
+  static LoaderState from_json(const nlohmann::json& json);
+  bool operator==(const LoaderState& other) const;
+};
+
+struct LoaderBatch {
+  torch::Tensor inputs;   // [batch, sequence] int64
+  torch::Tensor targets;  // [batch, sequence] int64, -100 where a row has no document (padding)
+  torch::Tensor starts;   // [batch, sequence] bool: a document's first input token
+  int64_t tokens = 0;     // predicted (non-padding) tokens
+  bool end_of_data = false;  // repeat = false and every document has been served
+};
+
+constexpr int64_t kIgnoreTarget = -100;
+
+class DocumentLoader {
+ public:
+  DocumentLoader(const TokenShards& shards, LoaderOptions options);
+
+  LoaderBatch next();
+  const LoaderState& state() const { return state_; }
+  void restore(const LoaderState& state);
+  // This rank's documents in epoch `epoch`, in the order it serves them.
+  std::vector<int64_t> epoch_documents(int64_t epoch) const;
+
+ private:
+  int64_t take_document();  // -1 when a non-repeating loader has run out
+
+  const TokenShards& shards_;
+  LoaderOptions options_;
+  LoaderState state_;
+  std::vector<int64_t> order_;  // epoch_documents(state_.epoch), cached
+};
+
+}  // namespace infini

@@ -1,0 +1,223 @@
+#include "data/prepare.h"
+
+#include <sys/stat.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <spdlog/spdlog.h>
+#include <thread>
+
+#include "core/errors.h"
+#include "core/files.h"
+#include "core/staged_directory.h"
+#include "data/documents.h"
+#include "data/token_shards.h"
+#include "data/tokenizer.h"
+
+namespace infini {
+
+namespace {
+
+// Identifies the inputs cheaply (path, size and modification time of each file) together with
+// the tokenizer, so an unchanged corpus is recognised without reading it.
+std::string inputs_fingerprint(const DocumentSource& source, const std::string& tokenizer_fingerprint) {
+  std::string description = "format " + std::to_string(kShardFormat) + "\ntokenizer " + tokenizer_fingerprint + "\n";
+  for (const auto& file : source.files()) {
+    struct stat st {};
+    ::stat(file.c_str(), &st);
+    description += file + "\t" + std::to_string(st.st_size) + "\t" + std::to_string(st.st_mtim.tv_sec) + "." +
+                   std::to_string(st.st_mtim.tv_nsec) + "\n";
+  }
+  return fingerprint(description);
+}
+
+class ShardWriter {
+ public:
+  ShardWriter(const StagedDirectory& out, bool wide, int64_t shard_tokens)
+      : out_(out), wide_(wide), shard_tokens_(shard_tokens), index_(out.path("index.bin"), std::ios::binary),
+        names_(out.path("names.txt"), std::ios::binary) {}
+
+  void add(const std::string& name, const std::vector<int64_t>& tokens, int64_t bytes) {
+    if (!file_.is_open() || shard_written_ >= shard_tokens_) open_next();
+    DocumentEntry entry;
+    entry.shard = static_cast<uint32_t>(shards_.size() - 1);
+    entry.offset = static_cast<uint64_t>(shard_written_);
+    entry.tokens = tokens.size();
+    entry.bytes = static_cast<uint64_t>(bytes);
+    if (wide_) {
+      std::vector<uint32_t> narrow(tokens.begin(), tokens.end());
+      file_.write(reinterpret_cast<const char*>(narrow.data()), static_cast<std::streamsize>(narrow.size() * 4));
+    } else {
+      std::vector<uint16_t> narrow(tokens.begin(), tokens.end());
+      file_.write(reinterpret_cast<const char*>(narrow.data()), static_cast<std::streamsize>(narrow.size() * 2));
+    }
+    index_.write(reinterpret_cast<const char*>(&entry), sizeof(entry));
+    std::string clean = name;
+    for (auto& c : clean) {
+      if (c == '\n' || c == '\r') c = ' ';
+    }
+    names_ << clean << "\n";
+    shard_written_ += static_cast<int64_t>(tokens.size());
+    shards_.back()["tokens"] = shard_written_;
+  }
+
+  nlohmann::json finish() {
+    file_.close();
+    index_.close();
+    names_.close();
+    if (!file_ || !index_ || !names_) throw std::runtime_error("failed writing shards into " + out_.staging());
+    return shards_;
+  }
+
+ private:
+  void open_next() {
+    if (file_.is_open()) file_.close();
+    char name[32];
+    std::snprintf(name, sizeof(name), "tokens-%05zu.bin", shards_.size());
+    file_.open(out_.path(name), std::ios::binary);
+    shards_.push_back({{"file", name}, {"tokens", 0}});
+    shard_written_ = 0;
+  }
+
+  const StagedDirectory& out_;
+  bool wide_;
+  int64_t shard_tokens_;
+  std::ofstream file_, index_, names_;
+  nlohmann::json shards_ = nlohmann::json::array();
+  int64_t shard_written_ = 0;
+};
+
+}  // namespace
+
+int64_t first_invalid_utf8(const std::string& text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = s[i];
+    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (length == 0 || i + length > n) return static_cast<int64_t>(i);
+    for (size_t k = 1; k < length; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return static_cast<int64_t>(i);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are invalid too.
+    if ((length == 2 && c < 0xC2) || (length == 3 && c == 0xE0 && s[i + 1] < 0xA0) ||
+        (length == 3 && c == 0xED && s[i + 1] >= 0xA0) || (length == 4 && c == 0xF0 && s[i + 1] < 0x90) ||
+        (length == 4 && (c > 0xF4 || (c == 0xF4 && s[i + 1] >= 0x90)))) {
+      return static_cast<int64_t>(i);
+    }
+    i += length;
+  }
+  return -1;
+}
+
+PrepareReport prepare_shards(const PrepareOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  DocumentSource source(options.input);
+  const std::string tokenizer_fingerprint = file_fingerprint(options.tokenizer);
+  const std::string inputs = inputs_fingerprint(source, tokenizer_fingerprint);
+  PrepareReport report;
+  if (std::filesystem::exists(options.out)) {
+    nlohmann::json existing;
+    if (std::filesystem::exists(options.out + "/manifest.json")) existing = read_json_file(options.out + "/manifest.json");
+    if (!existing.is_null() && existing.value("inputs_fingerprint", "") == inputs) {
+      report.up_to_date = true;
+      report.documents = existing.value("documents", int64_t{0});
+      report.tokens = existing.value("tokens", int64_t{0});
+      report.bytes = existing.value("bytes", int64_t{0});
+      return report;
+    }
+    if (!options.force) {
+      throw InputError(options.out + ": already holds other shards or files (other inputs or tokenizer); pass --force "
+                       "to rebuild it");
+    }
+  }
+
+  const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::vector<Tokenizer> tokenizers;
+  for (int t = 0; t < threads; ++t) tokenizers.emplace_back(options.tokenizer);
+  const int64_t vocab = tokenizers[0].vocab_size();
+  if (options.token_dtype != "auto" && options.token_dtype != "uint16" && options.token_dtype != "uint32") {
+    throw InputError("data prepare: token dtype '" + options.token_dtype + "', expected auto, uint16 or uint32");
+  }
+  if (options.token_dtype == "uint16" && vocab > 65536) {
+    throw InputError(options.tokenizer + ": " + std::to_string(vocab) + " pieces do not fit uint16 tokens");
+  }
+  const bool wide = options.token_dtype == "uint32" || vocab > 65536;
+
+  StagedDirectory out(options.out);
+  ShardWriter writer(out, wide, options.shard_tokens);
+  nlohmann::json skipped = nlohmann::json::array();
+  // Documents are tokenised a window at a time on every thread and written in order, so memory
+  // holds one window of documents whatever the corpus size.
+  const size_t window = static_cast<size_t>(threads) * 4;
+  struct Result {
+    std::string name;
+    std::vector<int64_t> tokens;
+    int64_t bytes = 0;
+    int64_t bad_byte = -1;
+  };
+  for (size_t first = 0; first < source.size(); first += window) {
+    const size_t count = std::min(window, source.size() - first);
+    std::vector<Result> results(count);
+    std::atomic<size_t> next{0};
+    std::vector<std::exception_ptr> errors(threads);
+    auto work = [&](int t) {
+      try {
+        for (size_t i; (i = next++) < count;) {
+          Document document = source.load(first + i);
+          auto& r = results[i];
+          r.name = document.name;
+          r.bytes = static_cast<int64_t>(document.text.size());
+          r.bad_byte = first_invalid_utf8(document.text);
+          if (r.bad_byte < 0) r.tokens = tokenizers[t].document_tokens(document.text);
+        }
+      } catch (...) {
+        errors[t] = std::current_exception();
+      }
+    };
+    std::vector<std::thread> pool;
+    for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
+    work(0);
+    for (auto& thread : pool) thread.join();
+    for (auto& error : errors) {
+      if (error) std::rethrow_exception(error);
+    }
+    for (auto& r : results) {
+      if (r.bad_byte >= 0) {
+        spdlog::warn("{}: skipped, not valid UTF-8 at byte {}", r.name, r.bad_byte);
+        skipped.push_back({{"name", r.name}, {"invalid_utf8_at", r.bad_byte}});
+        continue;
+      }
+      if (r.bytes == 0) spdlog::warn("{}: empty document (kept as [bos, eos])", r.name);
+      writer.add(r.name, r.tokens, r.bytes);
+      report.documents += 1;
+      report.tokens += static_cast<int64_t>(r.tokens.size());
+      report.bytes += r.bytes;
+    }
+  }
+  nlohmann::json manifest = {{"format", kShardFormat},
+                             {"tokenizer", options.tokenizer},
+                             {"tokenizer_fingerprint", tokenizer_fingerprint},
+                             {"inputs", options.input},
+                             {"inputs_fingerprint", inputs},
+                             {"vocab_size", vocab},
+                             {"bos_id", tokenizers[0].bos_id()},
+                             {"eos_id", tokenizers[0].eos_id()},
+                             {"dtype", wide ? "uint32" : "uint16"},
+                             {"documents", report.documents},
+                             {"tokens", report.tokens},
+                             {"bytes", report.bytes},
+                             {"shards", writer.finish()},
+                             {"skipped", skipped}};
+  out.write_text("manifest.json", manifest.dump(2) + "\n");
+  out.copy_file("tokenizer.model", options.tokenizer);
+  out.commit();
+  report.skipped = static_cast<int64_t>(skipped.size());
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+}  // namespace infini

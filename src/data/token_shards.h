@@ -1,0 +1,56 @@
+// Token shards: a corpus tokenised once (`infini data prepare`) into binary files that are
+// memory-mapped on read, so training never holds a corpus in RAM.
+//
+//   DIR/manifest.json     format, tokenizer fingerprint, vocabulary size, dtype, counts, shards
+//   DIR/tokens-NNNNN.bin  each document's [bos] + tokens + [eos], back to back, little-endian
+//                         uint16 when the vocabulary fits, else uint32
+//   DIR/index.bin         one DocumentEntry per document
+//   DIR/names.txt         one document name a line
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "core/mapped_file.h"
+
+namespace infini {
+
+struct DocumentEntry {
+  uint32_t shard = 0;
+  uint32_t reserved = 0;
+  uint64_t offset = 0;  // in tokens, within the shard
+  uint64_t tokens = 0;  // including bos and eos
+  uint64_t bytes = 0;   // UTF-8 bytes of the text
+};
+
+constexpr int kShardFormat = 1;
+
+class TokenShards {
+ public:
+  // Opens DIR. With a non-empty `tokenizer_fingerprint`, shards made with another tokenizer are
+  // an InputError naming DIR.
+  explicit TokenShards(const std::string& dir, const std::string& tokenizer_fingerprint = "");
+
+  size_t documents() const { return index_.size(); }
+  const DocumentEntry& entry(size_t document) const { return index_.at(document); }
+  const std::string& name(size_t document) const { return names_.at(document); }
+  // Copies tokens [offset, offset + count) of a document into `out`.
+  void read(size_t document, int64_t offset, int64_t count, int64_t* out) const;
+  std::vector<int64_t> document(size_t document) const;
+
+  const nlohmann::json& manifest() const { return manifest_; }
+  const std::string& dir() const { return dir_; }
+  int64_t vocab_size() const { return manifest_["vocab_size"].get<int64_t>(); }
+
+ private:
+  std::string dir_;
+  nlohmann::json manifest_;
+  bool wide_ = false;  // uint32 tokens
+  std::vector<MappedFile> shards_;
+  std::vector<DocumentEntry> index_;
+  std::vector<std::string> names_;
+};
+
+}  // namespace infini
