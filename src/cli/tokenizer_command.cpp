@@ -12,7 +12,7 @@ void add_tokenizer_command(CLI::App& app) {
   tokenizer->require_subcommand(1);
   auto options = std::make_shared<TokenizerTrainOptions>();
   auto* train = tokenizer->add_subcommand("train", "Train a SentencePiece model (BPE or unigram, byte fallback)");
-  train->add_option("--input", options->inputs, "Text files")->required();
+  train->add_option("--input", options->inputs, "Text files, directories of .txt files, or .jsonl files")->required();
   train->add_option("--vocab-size", options->vocab_size, "Vocabulary size")->required()->check(CLI::Range(16, 1 << 20));
   train->add_option("--out", options->output, "Output FILE.model")->required();
   train->add_option("--model-type", options->model_type, "bpe or unigram")->capture_default_str();

@@ -4,10 +4,12 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <thread>
 #include <unordered_map>
 
 #include "core/errors.h"
+#include "data/documents.h"
 #include "data/sentencepiece/backend.h"
 
 namespace infini {
@@ -120,11 +122,29 @@ int64_t Tokenizer::unk_id() const { return backend_->unk_id(); }
 
 void train_tokenizer(const TokenizerTrainOptions& o) {
   if (o.inputs.empty()) throw InputError("tokenizer train: no --input given");
+  // SentencePiece reads text files line by line: a directory contributes its .txt files, and a
+  // .jsonl file its texts through a temporary file beside the output.
   std::string inputs;
+  std::vector<std::string> temporaries;
+  auto add = [&](const std::string& file) { inputs += (inputs.empty() ? "" : ",") + file; };
   for (const auto& input : o.inputs) {
-    if (!std::filesystem::is_regular_file(input)) throw InputError(input + ": no such file");
-    inputs += (inputs.empty() ? "" : ",") + input;
+    DocumentSource source(input);
+    if (std::filesystem::path(input).extension() == ".jsonl") {
+      temporaries.push_back(o.output + ".texts-" + std::to_string(::getpid()) + "-" + std::to_string(temporaries.size()));
+      std::ofstream texts(temporaries.back(), std::ios::binary);
+      for (size_t i = 0; i < source.size(); ++i) texts << source.load(i).text << "\n";
+      add(temporaries.back());
+    } else {
+      for (const auto& file : source.files()) add(file);
+    }
   }
+  struct Cleanup {
+    std::vector<std::string>& files;
+    ~Cleanup() {
+      std::error_code ignored;
+      for (const auto& f : files) std::filesystem::remove(f, ignored);
+    }
+  } cleanup{temporaries};
   if (o.model_type != "bpe" && o.model_type != "unigram") {
     throw InputError("tokenizer train: --model-type is '" + o.model_type + "', expected bpe or unigram");
   }

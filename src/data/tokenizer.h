@@ -40,12 +40,12 @@ class Tokenizer {
 };
 
 struct TokenizerTrainOptions {
-  std::vector<std::string> inputs;  // text files, one sentence a line
+  std::vector<std::string> inputs;  // .txt files, directories of them, or .jsonl files
   std::string output;               // FILE.model
   int64_t vocab_size = 8000;
   std::string model_type = "bpe";         // bpe | unigram
   int64_t input_sentence_size = 2000000;  // sentences sampled from the inputs
-  int64_t max_sentence_length = 16384;    // bytes; longer lines are skipped by SentencePiece
+  int64_t max_sentence_length = 1 << 20;  // bytes; SentencePiece skips longer lines (its default: 16 KiB)
   int threads = 0;                        // 0: one per core
 };
 
