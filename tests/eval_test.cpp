@@ -93,6 +93,36 @@ TEST(EvalPpl, JsonFieldsAreConsistent) {
   EXPECT_GT(f["peak_rss_bytes"].get<int64_t>(), 0);
 }
 
+TEST(EvalPpl, PreparedShardsScoreExactlyAsText) {
+  test::TempDir dir;
+  auto checkpoint = tiny_checkpoint(dir);
+  std::filesystem::create_directory(dir / "docs");
+  test::write_text(dir / "docs/a.txt", test::generated_text(300, 3));
+  test::write_text(dir / "docs/b.txt", test::generated_text(90, 4));
+  auto prepared = test::run_infini("data prepare --tokenizer " + test::shared_tokenizer() + " --input " + (dir / "docs") +
+                                   " --out " + (dir / "shards"));
+  ASSERT_EQ(prepared.status, 0) << prepared.output;
+  auto score = [&](const std::string& data) {
+    auto result = test::run_infini("eval ppl --checkpoint " + checkpoint + " --data " + data + " --out " + (dir / "s.json"));
+    EXPECT_EQ(result.status, 0) << result.output;
+    return read_json(dir / "s.json");
+  };
+  auto text = score(dir / "docs"), shards = score(dir / "shards");
+  EXPECT_EQ(text["documents"], shards["documents"]);
+  EXPECT_EQ(text["total"], shards["total"]);
+  // Shards of another tokenizer are refused.
+  std::filesystem::copy_file(dir / "docs/a.txt", dir / "other.txt");
+  auto other = test::run_infini("tokenizer train --input " + (dir / "other.txt") + " --vocab-size 290 --out " +
+                                (dir / "other.model"));
+  ASSERT_EQ(other.status, 0) << other.output;
+  auto reprepared = test::run_infini("data prepare --tokenizer " + (dir / "other.model") + " --input " + (dir / "docs") +
+                                     " --out " + (dir / "shards") + " --force");
+  ASSERT_EQ(reprepared.status, 0) << reprepared.output;
+  auto refused = test::run_infini("eval ppl --checkpoint " + checkpoint + " --data " + (dir / "shards"));
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_NE(refused.output.find("another tokenizer"), std::string::npos) << refused.output;
+}
+
 TEST(EvalPpl, NoMemoryAndSegmentLengthChangeTheResult) {
   test::TempDir dir;
   auto checkpoint = tiny_checkpoint(dir, "--set model.infini_attention.gate_init=2");

@@ -30,13 +30,12 @@ void run_ppl(const PplFlags& flags) {
   options.bucket_width = flags.bucket_width;
   options.memory = !flags.no_memory;
 
-  DocumentSource documents(flags.data);  // the cheap checks first
-  Tokenizer tokenizer(tokenizer_path(flags.checkpoint));
+  auto corpus = open_corpus(flags.data, tokenizer_path(flags.checkpoint));  // the cheap checks first
   Decoder decoder = load_model(flags.checkpoint, options.device);
   decoder->to(options.dtype);
   decoder->eval();
 
-  auto result = evaluate_perplexity(decoder, tokenizer, documents, options);
+  auto result = evaluate_perplexity(decoder, *corpus, options);
   result.checkpoint = flags.checkpoint;
   const auto json = result.to_json();
   const auto& total = json["total"];
@@ -59,7 +58,7 @@ void add_eval_command(CLI::App& app) {
   auto flags = std::make_shared<PplFlags>();
   auto* ppl = eval->add_subcommand("ppl", "Perplexity over whole documents, memory carried across segments");
   ppl->add_option("--checkpoint", flags->checkpoint, "Checkpoint directory")->required();
-  ppl->add_option("--data", flags->data, "A .txt file, a directory of .txt files, or a .jsonl file")->required();
+  ppl->add_option("--data", flags->data, "A .txt file, a directory of .txt files, a .jsonl file, or a shard directory")->required();
   ppl->add_option("--segment-length", flags->segment_length, "Tokens per segment (default: the model's)")
       ->check(CLI::NonNegativeNumber);
   ppl->add_flag("--no-memory", flags->no_memory, "Reset every layer's memory at each segment");

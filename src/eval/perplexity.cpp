@@ -52,22 +52,20 @@ double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const 
   return total;
 }
 
-PerplexityResult evaluate_perplexity(Decoder& decoder, const Tokenizer& tokenizer, const DocumentSource& documents,
-                                     const PerplexityOptions& options) {
+PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, const PerplexityOptions& options) {
   c10::InferenceMode inference;
   PerplexityResult result;
   result.options = options;
   if (result.options.segment_length <= 0) result.options.segment_length = decoder->config().attention.segment_length;
   int64_t longest = 0;
-  for (size_t i = 0; i < documents.size(); ++i) {
-    Document document = documents.load(i);
-    auto tokens = tokenizer.document_tokens(document.text);
+  for (size_t i = 0; i < corpus.size(); ++i) {
+    TokenizedDocument document = corpus.load(i);
     DocumentScore score;
     score.name = document.name;
-    score.bytes = static_cast<int64_t>(document.text.size());
-    score.tokens = static_cast<int64_t>(tokens.size()) - 1;
-    score.nll = document_nll(decoder, tokens, result.options, result.by_position);
-    longest = std::max<int64_t>(longest, static_cast<int64_t>(tokens.size()));
+    score.bytes = document.bytes;
+    score.tokens = static_cast<int64_t>(document.tokens.size()) - 1;
+    score.nll = document_nll(decoder, document.tokens, result.options, result.by_position);
+    longest = std::max<int64_t>(longest, static_cast<int64_t>(document.tokens.size()));
     spdlog::info("{}: {} tokens, ppl {:.3f}", score.name, score.tokens,
                  std::exp(score.nll / std::max<int64_t>(1, score.tokens)));
     result.documents.push_back(std::move(score));

@@ -6,8 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "data/documents.h"
-#include "data/tokenizer.h"
+#include "data/corpus.h"
 #include "eval/footprint.h"
 #include "model/decoder.h"
 
@@ -49,7 +48,6 @@ struct PerplexityResult {
 double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const PerplexityOptions& options,
                     std::vector<PositionBucket>& buckets);
 
-PerplexityResult evaluate_perplexity(Decoder& decoder, const Tokenizer& tokenizer, const DocumentSource& documents,
-                                     const PerplexityOptions& options);
+PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, const PerplexityOptions& options);
 
 }  // namespace infini
