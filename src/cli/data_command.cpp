@@ -15,7 +15,7 @@ void add_data_command(CLI::App& app) {
   prepare->add_option("--threads", options->threads, "Tokenising threads (0: one per core)");
   prepare->add_option("--shard-tokens", options->shard_tokens, "Tokens per shard file")->capture_default_str();
   prepare->add_option("--dtype", options->token_dtype, "auto, uint16 or uint32")->capture_default_str();
-  prepare->add_flag("--force", options->force, "Rebuild an output directory that holds other shards");
+  prepare->add_flag("--force", options->force, "Rebuild the output even if it holds other or up-to-date shards");
   prepare->callback([options] {
     auto report = prepare_shards(*options);
     if (report.up_to_date) {

@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
-#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <mutex>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -122,7 +124,7 @@ PrepareReport prepare_shards(const PrepareOptions& options) {
   if (std::filesystem::exists(options.out)) {
     nlohmann::json existing;
     if (std::filesystem::exists(options.out + "/manifest.json")) existing = read_json_file(options.out + "/manifest.json");
-    if (!existing.is_null() && existing.value("inputs_fingerprint", "") == inputs) {
+    if (!options.force && !existing.is_null() && existing.value("inputs_fingerprint", "") == inputs) {
       report.up_to_date = true;
       report.documents = existing.value("documents", int64_t{0});
       report.tokens = existing.value("tokens", int64_t{0});
@@ -150,54 +152,78 @@ PrepareReport prepare_shards(const PrepareOptions& options) {
   StagedDirectory out(options.out);
   ShardWriter writer(out, wide, options.shard_tokens);
   nlohmann::json skipped = nlohmann::json::array();
-  // Documents are tokenised a window at a time on every thread and written in order, so memory
-  // holds one window of documents whatever the corpus size.
-  const size_t window = static_cast<size_t>(threads) * 4;
+  // Every thread tokenises the next document while the main thread writes finished ones in corpus
+  // order. Workers stay at most `window` documents ahead of the writer, so memory holds a bounded
+  // number of documents however large the corpus, and one long book does not idle the others.
   struct Result {
     std::string name;
     std::vector<int64_t> tokens;
     int64_t bytes = 0;
     int64_t bad_byte = -1;
   };
-  for (size_t first = 0; first < source.size(); first += window) {
-    const size_t count = std::min(window, source.size() - first);
-    std::vector<Result> results(count);
-    std::atomic<size_t> next{0};
-    std::vector<std::exception_ptr> errors(threads);
-    auto work = [&](int t) {
+  const size_t total = source.size(), window = static_cast<size_t>(threads) * 4;
+  std::map<size_t, Result> pending;
+  size_t next = 0, written = 0;
+  std::exception_ptr failure;
+  std::mutex mutex;
+  std::condition_variable changed;
+  auto work = [&](int t) {
+    while (true) {
+      size_t i;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        changed.wait(lock, [&] { return failure || next >= total || next < written + window; });
+        if (failure || next >= total) return;
+        i = next++;
+      }
+      Result r;
       try {
-        for (size_t i; (i = next++) < count;) {
-          Document document = source.load(first + i);
-          auto& r = results[i];
-          r.name = document.name;
-          r.bytes = static_cast<int64_t>(document.text.size());
-          r.bad_byte = first_invalid_utf8(document.text);
-          if (r.bad_byte < 0) r.tokens = tokenizers[t].document_tokens(document.text);
-        }
+        Document document = source.load(i);
+        r.name = document.name;
+        r.bytes = static_cast<int64_t>(document.text.size());
+        r.bad_byte = first_invalid_utf8(document.text);
+        if (r.bad_byte < 0) r.tokens = tokenizers[t].document_tokens(document.text);
       } catch (...) {
-        errors[t] = std::current_exception();
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!failure) failure = std::current_exception();
+        changed.notify_all();
+        return;
       }
-    };
-    std::vector<std::thread> pool;
-    for (int t = 1; t < threads; ++t) pool.emplace_back(work, t);
-    work(0);
-    for (auto& thread : pool) thread.join();
-    for (auto& error : errors) {
-      if (error) std::rethrow_exception(error);
+      std::lock_guard<std::mutex> lock(mutex);
+      pending[i] = std::move(r);
+      changed.notify_all();
     }
-    for (auto& r : results) {
-      if (r.bad_byte >= 0) {
-        spdlog::warn("{}: skipped, not valid UTF-8 at byte {}", r.name, r.bad_byte);
-        skipped.push_back({{"name", r.name}, {"invalid_utf8_at", r.bad_byte}});
-        continue;
-      }
-      if (r.bytes == 0) spdlog::warn("{}: empty document (kept as [bos, eos])", r.name);
-      writer.add(r.name, r.tokens, r.bytes);
-      report.documents += 1;
-      report.tokens += static_cast<int64_t>(r.tokens.size());
-      report.bytes += r.bytes;
+  };
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) pool.emplace_back(work, t);
+  for (; written < total; ++written) {
+    Result r;
+    {
+      std::unique_lock<std::mutex> lock(mutex);
+      changed.wait(lock, [&] { return failure || pending.count(written); });
+      if (failure) break;
+      r = std::move(pending[written]);
+      pending.erase(written);
+      changed.notify_all();
     }
+    if (r.bad_byte >= 0) {
+      spdlog::warn("{}: skipped, not valid UTF-8 at byte {}", r.name, r.bad_byte);
+      skipped.push_back({{"name", r.name}, {"invalid_utf8_at", r.bad_byte}});
+      continue;
+    }
+    if (r.bytes == 0) spdlog::warn("{}: empty document (kept as [bos, eos])", r.name);
+    writer.add(r.name, r.tokens, r.bytes);
+    report.documents += 1;
+    report.tokens += static_cast<int64_t>(r.tokens.size());
+    report.bytes += r.bytes;
   }
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    written = total;  // releases workers waiting for room
+    changed.notify_all();
+  }
+  for (auto& thread : pool) thread.join();
+  if (failure) std::rethrow_exception(failure);
   nlohmann::json manifest = {{"format", kShardFormat},
                              {"tokenizer", options.tokenizer},
                              {"tokenizer_fingerprint", tokenizer_fingerprint},

@@ -1,7 +1,7 @@
 // `infini data prepare`: documents → token shards (token_shards.h), tokenised on all cores.
 //
 // Re-running on the same inputs with the same tokenizer is a no-op; an output directory holding
-// other shards is never overwritten unless asked (force).
+// other shards is never overwritten unless asked (force, which always rebuilds).
 #pragma once
 
 #include <cstdint>
