@@ -1,0 +1,61 @@
+// Benchmark: peak memory and time of backpropagation through k segments of memory, with and
+// without per-segment gradient checkpointing. Peak RSS only grows within a process, so run one
+// configuration per process, e.g.
+//   for k in 2 8 32; do build/bench_bptt --segments $k; build/bench_bptt --segments $k --plain; done
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+
+#include "core/runtime.h"
+#include "core/system.h"
+#include "train/segment_checkpoint.h"
+
+using namespace infini;
+
+int main(int argc, char** argv) {
+  CLI::App app{"BPTT memory benchmark"};
+  int64_t segments = 8, segment = 512, batch = 2;
+  int threads = 0;
+  bool plain = false, forward_only = false;
+  app.add_option("--segments", segments, "k: segments unrolled with backprop through memory");
+  app.add_option("--segment", segment, "tokens per segment");
+  app.add_option("--batch", batch);
+  app.add_option("--threads", threads);
+  app.add_flag("--plain", plain, "keep every segment's activations (no checkpointing)");
+  app.add_flag("--forward-only", forward_only, "no gradients at all (the floor)");
+  CLI11_PARSE(app, argc, argv);
+  set_threads(threads);
+
+  ModelConfig config;
+  config.vocab_size = 8000;
+  config.hidden_size = 256;
+  config.num_hidden_layers = 4;
+  config.num_attention_heads = 4;
+  config.num_key_value_heads = 4;
+  config.intermediate_size = 688;
+  config.attention.segment_length = segment;
+  Decoder model(config);
+  model->initialise(0);
+  auto tokens = torch::randint(config.vocab_size, {batch, segments * segment});
+  auto targets = torch::randint(config.vocab_size, {batch, segments * segment});
+  const int64_t baseline = peak_rss_bytes();
+
+  auto start = std::chrono::steady_clock::now();
+  ModelState state;
+  torch::Tensor loss = torch::zeros({});
+  for (int64_t s = 0; s < segments; ++s) {
+    auto x = tokens.slice(1, s * segment, (s + 1) * segment), y = targets.slice(1, s * segment, (s + 1) * segment);
+    torch::AutoGradMode grad_mode(!forward_only);
+    auto result = plain || forward_only ? run_segment(model, x, y, state) : run_segment_checkpointed(model, x, y, state);
+    loss = loss + result.loss_sum;
+    state = result.state;
+  }
+  const int64_t after_forward = peak_rss_bytes();
+  if (!forward_only) loss.backward();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::printf("k=%3ld %-12s peak RSS %7.1f MiB (model and data %6.1f MiB, after forward %6.1f MiB), %.2f s, "
+              "%.0f tokens/s\n", segments, plain ? "plain" : "checkpointed", peak_rss_bytes() / 1048576.0,
+              baseline / 1048576.0, after_forward / 1048576.0, seconds,
+              batch * segments * segment / seconds);
+  return 0;
+}
