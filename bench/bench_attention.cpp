@@ -8,6 +8,7 @@
 #include <torch/torch.h>
 
 #include "attention/attention.h"
+#include "bench_model.h"
 #include "core/runtime.h"
 #include "core/system.h"
 #include "model/decoder.h"
@@ -100,14 +101,7 @@ int main(int argc, char** argv) {
     }
   }
 
-  ModelConfig config;
-  config.vocab_size = 8000;
-  config.hidden_size = 256;
-  config.num_hidden_layers = 4;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 4;
-  config.intermediate_size = 688;
-  config.attention.segment_length = 256;
+  ModelConfig config = bench::small_model_config(256);
   Decoder model(config);
   model->initialise(0);
   const int64_t segments = 4, length = segments * config.attention.segment_length;

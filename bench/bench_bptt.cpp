@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "bench_model.h"
 #include "core/runtime.h"
 #include "core/system.h"
 #include "train/segment_checkpoint.h"
@@ -26,14 +27,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   set_threads(threads);
 
-  ModelConfig config;
-  config.vocab_size = 8000;
-  config.hidden_size = 256;
-  config.num_hidden_layers = 4;
-  config.num_attention_heads = 4;
-  config.num_key_value_heads = 4;
-  config.intermediate_size = 688;
-  config.attention.segment_length = segment;
+  ModelConfig config = bench::small_model_config(segment);
   Decoder model(config);
   model->initialise(0);
   auto tokens = torch::randint(config.vocab_size, {batch, segments * segment});
