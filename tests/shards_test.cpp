@@ -122,6 +122,16 @@ TEST(Shards, EmptyDocumentKeptInvalidUtf8SkippedByName) {
   EXPECT_EQ(shards.manifest()["skipped"][0]["invalid_utf8_at"], 4);
 }
 
+TEST(Shards, CorpusWithEveryDocumentSkippedGivesEmptyShards) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "corpus");
+  test::write_text(dir / "corpus/only.txt", std::string("\xff"));
+  auto report = prepare_shards(options_for(dir, "shards"));
+  EXPECT_EQ(report.documents, 0);
+  EXPECT_EQ(report.skipped, 1);
+  EXPECT_EQ(TokenShards(dir / "shards").documents(), 0u);
+}
+
 TEST(Shards, Utf8Validation) {
   EXPECT_EQ(first_invalid_utf8("plain ascii"), -1);
   EXPECT_EQ(first_invalid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), -1);

@@ -2,12 +2,11 @@
 
 #include <sys/stat.h>
 
+#include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <mutex>
-#include <chrono>
-#include <filesystem>
-#include <fstream>
 #include <spdlog/spdlog.h>
 #include <thread>
 
@@ -34,62 +33,6 @@ std::string inputs_fingerprint(const DocumentSource& source, const std::string& 
   }
   return fingerprint(description);
 }
-
-class ShardWriter {
- public:
-  ShardWriter(const StagedDirectory& out, bool wide, int64_t shard_tokens)
-      : out_(out), wide_(wide), shard_tokens_(shard_tokens), index_(out.path("index.bin"), std::ios::binary),
-        names_(out.path("names.txt"), std::ios::binary) {}
-
-  void add(const std::string& name, const std::vector<int64_t>& tokens, int64_t bytes) {
-    if (!file_.is_open() || shard_written_ >= shard_tokens_) open_next();
-    DocumentEntry entry;
-    entry.shard = static_cast<uint32_t>(shards_.size() - 1);
-    entry.offset = static_cast<uint64_t>(shard_written_);
-    entry.tokens = tokens.size();
-    entry.bytes = static_cast<uint64_t>(bytes);
-    if (wide_) {
-      std::vector<uint32_t> narrow(tokens.begin(), tokens.end());
-      file_.write(reinterpret_cast<const char*>(narrow.data()), static_cast<std::streamsize>(narrow.size() * 4));
-    } else {
-      std::vector<uint16_t> narrow(tokens.begin(), tokens.end());
-      file_.write(reinterpret_cast<const char*>(narrow.data()), static_cast<std::streamsize>(narrow.size() * 2));
-    }
-    index_.write(reinterpret_cast<const char*>(&entry), sizeof(entry));
-    std::string clean = name;
-    for (auto& c : clean) {
-      if (c == '\n' || c == '\r') c = ' ';
-    }
-    names_ << clean << "\n";
-    shard_written_ += static_cast<int64_t>(tokens.size());
-    shards_.back()["tokens"] = shard_written_;
-  }
-
-  nlohmann::json finish() {
-    file_.close();
-    index_.close();
-    names_.close();
-    if (!file_ || !index_ || !names_) throw std::runtime_error("failed writing shards into " + out_.staging());
-    return shards_;
-  }
-
- private:
-  void open_next() {
-    if (file_.is_open()) file_.close();
-    char name[32];
-    std::snprintf(name, sizeof(name), "tokens-%05zu.bin", shards_.size());
-    file_.open(out_.path(name), std::ios::binary);
-    shards_.push_back({{"file", name}, {"tokens", 0}});
-    shard_written_ = 0;
-  }
-
-  const StagedDirectory& out_;
-  bool wide_;
-  int64_t shard_tokens_;
-  std::ofstream file_, index_, names_;
-  nlohmann::json shards_ = nlohmann::json::array();
-  int64_t shard_written_ = 0;
-};
 
 }  // namespace
 
@@ -150,7 +93,7 @@ PrepareReport prepare_shards(const PrepareOptions& options) {
   const bool wide = options.token_dtype == "uint32" || vocab > 65536;
 
   StagedDirectory out(options.out);
-  ShardWriter writer(out, wide, options.shard_tokens);
+  TokenShardWriter writer(out, wide, options.shard_tokens);
   nlohmann::json skipped = nlohmann::json::array();
   // Every thread tokenises the next document while the main thread writes finished ones in corpus
   // order. Workers stay at most `window` documents ahead of the writer, so memory holds a bounded

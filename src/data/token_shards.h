@@ -9,11 +9,13 @@
 #pragma once
 
 #include <cstdint>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "core/mapped_file.h"
+#include "core/staged_directory.h"
 
 namespace infini {
 
@@ -51,6 +53,26 @@ class TokenShards {
   std::vector<MappedFile> shards_;
   std::vector<DocumentEntry> index_;
   std::vector<std::string> names_;
+};
+
+// Writes documents into a staged shard directory in the layout above; the caller writes
+// manifest.json (with finish()'s shard list) and commits.
+class TokenShardWriter {
+ public:
+  TokenShardWriter(const StagedDirectory& out, bool wide, int64_t shard_tokens);
+  void add(const std::string& name, const std::vector<int64_t>& tokens, int64_t bytes);
+  // Closes every file; returns the manifest's "shards" list.
+  nlohmann::json finish();
+
+ private:
+  void open_next();
+
+  const StagedDirectory& out_;
+  bool wide_;
+  int64_t shard_tokens_;
+  std::ofstream file_, index_, names_;
+  nlohmann::json shards_ = nlohmann::json::array();
+  int64_t shard_written_ = 0;
 };
 
 }  // namespace infini
