@@ -8,7 +8,7 @@
 
 namespace infini::test {
 
-// A small model config of the given kind (float64-friendly sizes).
+// A small model config of the given kind, small enough for float64 references.
 ModelConfig tiny_config(AttentionKind kind, int64_t segment_length = 8, int64_t heads = 4, int64_t kv_heads = 2);
 
 // A fresh directory under the system temp dir, removed when the object dies.

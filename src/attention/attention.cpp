@@ -36,7 +36,7 @@ AttentionState AttentionState::detached() const {
 AttentionState AttentionState::reset_rows(const torch::Tensor& reset) const {
   AttentionState out = *this;
   if (memory.defined()) {
-    auto keep = (~reset).to(memory.matrix.scalar_type());
+    auto keep = (~reset).to(memory.matrix.options());  // the mask may come from the CPU
     out.memory.matrix = memory.matrix * keep.view({-1, 1, 1, 1});
     out.memory.normalizer = memory.normalizer * keep.view({-1, 1, 1});
   }
