@@ -2,11 +2,11 @@
 
 #include <array>
 
+#include "data/loader.h"
+
 namespace infini {
 
 namespace {
-
-constexpr int64_t kIgnoreIndex = -100;
 
 // Which of (M, z, keys, values) each layer's state holds, so it can travel as a flat tensor list.
 using StateLayout = std::vector<std::array<bool, 4>>;
@@ -108,7 +108,7 @@ SegmentResult run_segment(Decoder& model, const torch::Tensor& tokens, const tor
   auto [logits, next] = model->forward(tokens, state);
   auto loss = torch::nn::functional::cross_entropy(
       logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), targets.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(kIgnoreIndex));
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(kIgnoreTarget));
   return {loss, next};
 }
 

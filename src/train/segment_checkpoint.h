@@ -13,7 +13,7 @@
 namespace infini {
 
 struct SegmentResult {
-  torch::Tensor loss_sum;  // summed cross-entropy (nats) over targets != -100
+  torch::Tensor loss_sum;  // summed cross-entropy (nats) over targets other than kIgnoreTarget (the loader's padding)
   ModelState state;        // the state to carry into the next segment
 };
 
