@@ -12,6 +12,7 @@
 #include "core/runtime.h"
 #include "core/system.h"
 #include "model/decoder.h"
+#include "model/flops.h"
 
 using namespace infini;
 
@@ -28,26 +29,6 @@ double seconds_per_call(const std::function<void()>& call, int iterations) {
   }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
-}
-
-double matmul_gflops(int64_t n, torch::ScalarType dtype) {
-  auto a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
-  double s = seconds_per_call([&] { auto c = torch::matmul(a, b); }, 20);
-  return 2.0 * n * n * n / s / 1e9;
-}
-
-// Forward FLOPs of one attention layer on one segment of `n` tokens after `past` cached ones,
-// counting only the query/key pairs causal attention computes.
-double attention_flops(const AttentionOptions& o, int64_t n, int64_t past) {
-  const double d = o.head_dim, h = o.num_heads, hkv = o.num_kv_heads, D = o.hidden_size;
-  double flops = 2.0 * n * D * (2 * h * d + 2 * hkv * d);  // q, k, v, o projections
-  const double pairs = static_cast<double>(n) * past + n * (n + 1) / 2.0;
-  flops += 2.0 * 2.0 * pairs * d * h;                      // Q·Kᵀ and P·V
-  if (o.kind == AttentionKind::Infini) {
-    flops += 2.0 * n * d * d * h + 2.0 * n * d * d * hkv;  // Eq. 7 read, Eq. 8 update
-    if (o.memory_update == MemoryUpdate::Delta) flops += 2.0 * n * d * d * hkv;
-  }
-  return flops;
 }
 
 }  // namespace
@@ -68,9 +49,9 @@ int main(int argc, char** argv) {
 
   auto blas = blas_info();
   std::printf("threads %d, BLAS %s core %s\n", torch::get_num_threads(), blas.library.c_str(), blas.core.c_str());
-  const double peak = matmul_gflops(1024, torch::kFloat32);
+  const double peak = matmul_gflops(1024, torch::kFloat32, torch::kCPU, 20);
   std::printf("matmul 1024^3 float32: %.1f GFLOP/s; bfloat16: %.1f GFLOP/s\n\n", peak,
-              matmul_gflops(1024, torch::kBFloat16));
+              matmul_gflops(1024, torch::kBFloat16, torch::kCPU, 20));
 
   std::printf("attention layer: batch %ld, segment %ld, hidden %ld, heads %ld/%ld kv\n", batch, segment, hidden, heads,
               kv_heads);

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "attention/rope.h"
+#include "core/autocast.h"
 
 namespace infini {
 
@@ -156,7 +157,9 @@ std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Ten
 
   torch::Tensor mixed = local;
   if (o.kind == AttentionKind::Infini) {
-    // The memory sees raw Q and K (no RoPE) and runs in float32 whatever the compute dtype.
+    // The memory sees raw Q and K (no RoPE) and runs in float32 whatever the compute dtype,
+    // autocast included: bf16 sums of σ(K)ᵀV over long documents overflow or stall.
+    AutocastScope full_precision(false);
     const auto memory_dtype = accumulation_dtype(x.scalar_type());
     auto memory = state.memory.defined()
                       ? state.memory

@@ -11,5 +11,6 @@ void add_doctor_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_init_command(CLI::App& app);
 void add_tokenizer_command(CLI::App& app);
+void add_train_command(CLI::App& app);
 
 }  // namespace infini::cli

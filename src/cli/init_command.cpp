@@ -28,17 +28,8 @@ void run_init(const InitFlags& flags) {
   const std::string tokenizer_file = flags.tokenizer.empty() ? config.data.tokenizer : flags.tokenizer;
   if (tokenizer_file.empty()) throw InputError(flags.config + ": data.tokenizer: needed (or pass --tokenizer)");
   Tokenizer tokenizer(tokenizer_file);
-  auto& model = config.model;
-  if (model.vocab_size == 0) model.vocab_size = tokenizer.vocab_size();
-  if (model.vocab_size != tokenizer.vocab_size()) {
-    throw InputError(flags.config + ": model.vocab_size is " + std::to_string(model.vocab_size) + " but " +
-                     tokenizer_file + " has " + std::to_string(tokenizer.vocab_size()) + " pieces");
-  }
-  model.bos_token_id = tokenizer.bos_id();
-  model.eos_token_id = tokenizer.eos_id();
-  model.validate(flags.config + ": model");
-
-  Decoder decoder(model);
+  bind_tokenizer(config.model, tokenizer, flags.config);
+  Decoder decoder(config.model);
   decoder->initialise(static_cast<uint64_t>(config.run.seed));
   StagedDirectory writer(flags.out);
   stage_model(writer, decoder, tokenizer_file);

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   infini::cli::add_eval_command(app);
   infini::cli::add_init_command(app);
   infini::cli::add_tokenizer_command(app);
+  infini::cli::add_train_command(app);
 
   try {
     if (argc > 1 && argv[1][0] != '-') {

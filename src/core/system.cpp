@@ -3,6 +3,8 @@
 #include <dlfcn.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -104,6 +106,30 @@ std::vector<std::string> available_devices() {
     for (size_t d = 0; d < torch::cuda::device_count(); ++d) devices.push_back("cuda:" + std::to_string(d));
   }
   return devices;
+}
+
+}  // namespace infini
+
+namespace infini {
+
+double matmul_gflops(int64_t n, c10::ScalarType dtype, const c10::Device& device, int iterations) {
+  torch::NoGradGuard no_grad;
+  auto options = torch::TensorOptions().dtype(dtype).device(device);
+  auto a = torch::randn({n, n}, options), b = torch::randn({n, n}, options);
+  auto sync = [&] {
+    if (device.is_cuda()) a.sum().item<double>();  // waits for the queued kernels
+  };
+  torch::matmul(a, b);
+  sync();
+  std::vector<double> times;
+  for (int i = 0; i < iterations; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    torch::matmul(a, b);
+    sync();
+    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(times.begin(), times.end());
+  return 2.0 * static_cast<double>(n) * n * n / times[times.size() / 2] / 1e9;
 }
 
 }  // namespace infini

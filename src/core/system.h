@@ -2,6 +2,9 @@
 // Used by `infini doctor`, by footprint reports and by benchmarks.
 #pragma once
 
+#include <c10/core/Device.h>
+#include <c10/core/ScalarType.h>
+
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -37,5 +40,13 @@ std::string suggested_openblas_coretype(const CpuFeatures& cpu, const BlasInfo& 
 
 // One line per device torch can use here ("cpu", "cuda:0 (NVIDIA H200)", ...).
 std::vector<std::string> available_devices();
+
+}  // namespace infini
+
+namespace infini {
+
+// Measured n×n×n matrix-multiply rate on `device` in `dtype` (median of a few calls), in
+// GFLOP/s: the peak that MFU is reported against.
+double matmul_gflops(int64_t n, c10::ScalarType dtype, const c10::Device& device, int iterations = 10);
 
 }  // namespace infini

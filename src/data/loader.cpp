@@ -27,6 +27,10 @@ bool LoaderState::operator==(const LoaderState& other) const {
 DocumentLoader::DocumentLoader(const TokenShards& shards, LoaderOptions options)
     : shards_(shards), options_(options) {
   if (options.batch_size < 1 || options.sequence_length < 1) throw InputError("loader: batch and sequence must be positive");
+  if (options.align < 1 || options.sequence_length % options.align != 0) {
+    throw InputError("loader: sequence length " + std::to_string(options.sequence_length) +
+                     " is not a multiple of the alignment " + std::to_string(options.align));
+  }
   if (options.world_size < 1 || options.rank < 0 || options.rank >= options.world_size) {
     throw InputError("loader: rank " + std::to_string(options.rank) + " is outside world size " +
                      std::to_string(options.world_size));
@@ -92,6 +96,8 @@ LoaderBatch DocumentLoader::next() {
       auto& document = state_.row_document[r];
       auto& offset = state_.row_offset[r];
       if (document < 0) {
+        position = (position + options_.align - 1) / options_.align * options_.align;
+        if (position >= length) break;
         document = take_document();
         offset = 0;
         if (document < 0) break;  // one pass done: the rest of the row is padding

@@ -6,7 +6,8 @@
 // whether a document starts there. Short documents are packed back to back (a start at each);
 // long ones continue across steps in the same row. Document order is shuffled per epoch from the
 // seed; rank r of w takes every w-th document of that order, so ranks see disjoint shares. The
-// whole position is a small LoaderState, saved and restored exactly.
+// whole position is a small LoaderState, saved and restored exactly. With `align`, documents
+// start only at segment boundaries.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +27,9 @@ struct LoaderOptions {
   int64_t world_size = 1;
   bool shuffle = true;  // false: corpus order
   bool repeat = true;   // false: one pass, then padded rows and end_of_data
+  // Documents start only at multiples of this many positions in a row (the rest of the last
+  // segment of the previous one is padding), so a model can reset memory at segment boundaries.
+  int64_t align = 1;
 };
 
 struct LoaderState {

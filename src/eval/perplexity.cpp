@@ -1,5 +1,6 @@
 #include "eval/perplexity.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/runtime.h"
@@ -58,16 +59,27 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
   result.options = options;
   if (result.options.segment_length <= 0) result.options.segment_length = decoder->config().attention.segment_length;
   int64_t longest = 0;
-  for (size_t i = 0; i < corpus.size(); ++i) {
+  size_t documents = corpus.size();
+  if (options.max_documents > 0) documents = std::min(documents, static_cast<size_t>(options.max_documents));
+  for (size_t i = 0; i < documents; ++i) {
     TokenizedDocument document = corpus.load(i);
+    const auto limit = static_cast<size_t>(options.max_tokens_per_document + 1);
+    if (options.max_tokens_per_document > 0 && document.tokens.size() > limit) {
+      // The bytes of a prefix are not known without detokenising: count them in proportion.
+      document.bytes = static_cast<int64_t>(static_cast<double>(document.bytes) * static_cast<double>(limit) /
+                                            static_cast<double>(document.tokens.size()));
+      document.tokens.resize(limit);
+    }
     DocumentScore score;
     score.name = document.name;
     score.bytes = document.bytes;
     score.tokens = static_cast<int64_t>(document.tokens.size()) - 1;
     score.nll = document_nll(decoder, document.tokens, result.options, result.by_position);
     longest = std::max<int64_t>(longest, static_cast<int64_t>(document.tokens.size()));
-    spdlog::info("{}: {} tokens, ppl {:.3f}", score.name, score.tokens,
-                 std::exp(score.nll / std::max<int64_t>(1, score.tokens)));
+    if (options.log_documents) {
+      spdlog::info("{}: {} tokens, ppl {:.3f}", score.name, score.tokens,
+                   std::exp(score.nll / std::max<int64_t>(1, score.tokens)));
+    }
     result.documents.push_back(std::move(score));
   }
   const auto& config = decoder->config();

@@ -18,6 +18,9 @@ struct PerplexityOptions {
   int64_t bucket_width = 2048;
   torch::Device device = torch::kCPU;
   torch::ScalarType dtype = torch::kFloat32;
+  int64_t max_documents = 0;            // 0: all
+  int64_t max_tokens_per_document = 0;  // predicted tokens per document; 0: the whole document
+  bool log_documents = true;            // one log line per document
 };
 
 struct DocumentScore {

@@ -2,6 +2,7 @@
 
 #include <array>
 
+#include "core/autocast.h"
 #include "data/loader.h"
 
 namespace infini {
@@ -48,6 +49,8 @@ struct SegmentClosure : torch::CustomClassHolder {
   Decoder model{nullptr};
   torch::Tensor tokens, targets;
   StateLayout in_layout, out_layout;
+  bool autocast = false;  // the recomputation must cast as the forward did
+  torch::ScalarType autocast_dtype = torch::kBFloat16;
 };
 
 // Like PyTorch's reentrant checkpoint: the parameters are not inputs of the node; backward
@@ -79,7 +82,12 @@ class SegmentFunction : public torch::autograd::Function<SegmentFunction> {
     for (const auto& t : ctx->get_saved_variables()) state.push_back(t.detach().requires_grad_(t.requires_grad()));
 
     torch::AutoGradMode enable(true);
-    auto result = run_segment(closure->model, closure->tokens, closure->targets, unflatten(state, closure->in_layout));
+    SegmentResult result;
+    {
+      // Cast as the forward did; the backward itself runs outside autocast, as the outer one does.
+      AutocastScope autocast(closure->autocast, closure->autocast_dtype);
+      result = run_segment(closure->model, closure->tokens, closure->targets, unflatten(state, closure->in_layout));
+    }
     StateLayout layout;
     std::vector<torch::Tensor> outputs{result.loss_sum};
     for (auto& t : flatten(result.state, layout)) outputs.push_back(t);
@@ -118,6 +126,8 @@ SegmentResult run_segment_checkpointed(Decoder& model, const torch::Tensor& toke
   closure->model = model;
   closure->tokens = tokens;
   closure->targets = targets;
+  closure->autocast = AutocastScope::active();
+  closure->autocast_dtype = AutocastScope::dtype();
   const auto state_tensors = flatten(state, closure->in_layout);
   auto anchor = torch::empty({0}, torch::TensorOptions().device(tokens.device())).requires_grad_(true);
   auto outputs = SegmentFunction::apply(closure, anchor, at::TensorList(state_tensors));

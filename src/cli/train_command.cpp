@@ -1,0 +1,55 @@
+// `infini train`: trains from a YAML run config (see train/trainer.h for the loop).
+#include "cli/commands.h"
+#include "config/run_config.h"
+#include "train/stop_signal.h"
+#include "train/trainer.h"
+#include "train/progress.h"
+
+namespace infini::cli {
+
+namespace {
+
+struct TrainFlags {
+  std::string config;
+  std::vector<std::string> overrides;
+  std::string resume;
+  int64_t stop_at_step = 0;
+  std::string progress = "auto";
+};
+
+void run_train(const TrainFlags& flags) {
+  RunConfig config = load_run_config(flags.config, flags.overrides);
+  TrainerOptions options;
+  options.config_origin = flags.config;
+  options.resume = flags.resume;
+  options.stop_at_step = flags.stop_at_step;
+  options.progress_bar = flags.progress == "on" || (flags.progress == "auto" && ProgressBar::on_terminal());
+  StopSignal stop;
+  Trainer trainer(std::move(config), options);
+  const auto result = trainer.run(&stop);
+  if (result.finished) {
+    spdlog::info("finished at step {}; checkpoint {}", result.step, result.checkpoint);
+    return;
+  }
+  std::string again = "infini train --config " + flags.config;
+  for (const auto& o : flags.overrides) again += " --set " + o;
+  spdlog::info("stopped at step {}; checkpoint {}; resume with: {} --resume {}", result.step, result.checkpoint, again,
+               result.checkpoint);
+}
+
+}  // namespace
+
+void add_train_command(CLI::App& app) {
+  auto flags = std::make_shared<TrainFlags>();
+  auto* train = app.add_subcommand("train", "Train a model from a YAML run config");
+  train->add_option("--config", flags->config, "Run config (YAML)")->required();
+  train->add_option("--set", flags->overrides, "Override a config key: key.path=value");
+  train->add_option("--resume", flags->resume, "Continue from this training checkpoint (or 'auto': the newest in run.dir)");
+  train->add_option("--stop-at-step", flags->stop_at_step,
+                    "Stop after this step with a checkpoint, as a signal would (for time-limited jobs)");
+  train->add_option("--progress", flags->progress, "Live progress bar: auto (on a terminal), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  train->callback([flags] { run_train(*flags); });
+}
+
+}  // namespace infini::cli

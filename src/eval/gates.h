@@ -1,0 +1,27 @@
+// Gate statistics: per layer, the heads' sigmoid(β), the share of each head's output read from
+// memory (Eq. 10). Heads near 1 are memory-specialised, near 0 local-specialised, between them
+// mixers (the paper's Figure 3). Gates that all stay at 0.5 are the failure public ports hit.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "model/decoder.h"
+
+namespace infini {
+
+struct LayerGates {
+  int64_t layer = 0;
+  std::vector<double> values;  // sigmoid(β) per query head
+  double mean = 0.0;
+  int64_t local_heads = 0;   // below 0.1
+  int64_t memory_heads = 0;  // above 0.9
+};
+
+constexpr double kLocalGate = 0.1, kMemoryGate = 0.9;
+
+// One entry per infini layer, in layer order.
+std::vector<LayerGates> gate_statistics(const Decoder& decoder);
+nlohmann::json gates_to_json(const std::vector<LayerGates>& gates);
+
+}  // namespace infini

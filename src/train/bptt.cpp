@@ -1,0 +1,34 @@
+#include "train/bptt.h"
+
+#include "train/segment_checkpoint.h"
+
+namespace infini {
+
+SequenceLoss sequence_loss(Decoder& model, const torch::Tensor& inputs, const torch::Tensor& targets,
+                           const torch::Tensor& starts, ModelState state, const BpttOptions& options) {
+  const int64_t length = inputs.size(1), segment = options.segment_length;
+  TORCH_CHECK(segment > 0 && length % segment == 0, "sequence length ", length, " is not a multiple of the segment ",
+              segment);
+  const int64_t segments = length / segment;
+  // Starts inside a segment would need a memory split mid-segment; the loader aligns them.
+  auto inside = starts.view({starts.size(0), segments, segment}).slice(2, 1);
+  TORCH_CHECK(!inside.any().item<bool>(), "a document starts inside a segment; align the loader to segments");
+
+  SequenceLoss result;
+  result.loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(inputs.device()));
+  for (int64_t s = 0; s < segments; ++s) {
+    if (options.bptt_segments > 0 && s > 0 && s % options.bptt_segments == 0) state = state.detached();
+    auto reset = starts.select(1, s * segment);
+    if (!state.layers.empty() && reset.any().item<bool>()) state = state.reset_rows(reset);
+    auto tokens = inputs.slice(1, s * segment, (s + 1) * segment);
+    auto wanted = targets.slice(1, s * segment, (s + 1) * segment);
+    auto out = options.checkpoint ? run_segment_checkpointed(model, tokens, wanted, state)
+                                  : run_segment(model, tokens, wanted, state);
+    result.loss_sum = result.loss_sum + out.loss_sum;
+    state = std::move(out.state);
+  }
+  result.state = std::move(state);
+  return result;
+}
+
+}  // namespace infini

@@ -1,0 +1,30 @@
+// Backpropagation through time over the memory: a sequence of k segments runs in order with the
+// memory carried from each segment to the next, so the summed loss reaches back through every
+// memory update. The gradient path can be cut every t segments (truncated BPTT) and each
+// segment's activations recomputed in backward (segment_checkpoint.h).
+#pragma once
+
+#include <torch/torch.h>
+
+#include "model/decoder.h"
+
+namespace infini {
+
+struct BpttOptions {
+  int64_t segment_length = 0;
+  int64_t bptt_segments = 0;  // detach the carried state before every segment s with s % t == 0; 0: never
+  bool checkpoint = true;     // recompute segment activations in backward
+};
+
+struct SequenceLoss {
+  torch::Tensor loss_sum;  // summed cross-entropy (nats) over every non-padding target
+  ModelState state;        // after the last segment, still attached to the graph
+};
+
+// inputs, targets, starts: [batch, k · segment_length] as the loader gives them, with document
+// starts only at segment boundaries. Rows whose document starts at a segment begin it with an
+// empty memory. `state` is the memory entering the first segment (ModelState{}: empty).
+SequenceLoss sequence_loss(Decoder& model, const torch::Tensor& inputs, const torch::Tensor& targets,
+                           const torch::Tensor& starts, ModelState state, const BpttOptions& options);
+
+}  // namespace infini

@@ -1,0 +1,33 @@
+// Where a run's numbers go: RUN_DIR/metrics.jsonl (one JSON object a record), TensorBoard event
+// files in RUN_DIR/tb/ (every number of a record as a scalar "phase/key"), and the log, which
+// goes to the console and RUN_DIR/train.log for as long as the MetricsLog lives.
+#pragma once
+
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+#include <string>
+
+#include "train/tensorboard.h"
+
+namespace infini {
+
+class MetricsLog {
+ public:
+  explicit MetricsLog(const std::string& run_dir);
+  ~MetricsLog();
+  MetricsLog(const MetricsLog&) = delete;
+  MetricsLog& operator=(const MetricsLog&) = delete;
+
+  // `record` holds "step" and "phase" ("train", "validation"); its other numbers, nested objects
+  // included ("gates": {"layer0": {"mean": ...}}), become TensorBoard scalars.
+  void write(const nlohmann::json& record);
+
+ private:
+  std::ofstream jsonl_;
+  TensorBoardWriter tensorboard_;
+  std::shared_ptr<spdlog::sinks::sink> file_sink_;
+};
+
+}  // namespace infini

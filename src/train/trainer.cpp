@@ -1,0 +1,428 @@
+#include "train/trainer.h"
+
+#include <cmath>
+#include <filesystem>
+#include <set>
+
+#include "core/autocast.h"
+#include "core/errors.h"
+#include "core/files.h"
+#include "core/runtime.h"
+#include "core/system.h"
+#include "data/prepare.h"
+#include "data/tokenizer.h"
+#include "eval/gates.h"
+#include "eval/perplexity.h"
+#include "model/checkpoint.h"
+#include "model/flops.h"
+#include "train/lr_schedule.h"
+
+namespace infini {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::set<std::string> kMayChange = {
+    "train.steps",        "train.log_every",  "train.eval_every", "train.eval_documents",
+    "train.eval_tokens_per_document", "train.save_every", "train.keep_last", "train.max_bad_steps",
+    "run.resume",         "run.dir",          "run.threads",      "run.device",
+    "data.validation",    "eval.segment_length", "eval.memory",   "eval.bucket_width"};
+
+std::string config_hash(const RunConfig& config) {
+  std::string fixed;
+  for (const auto& [key, value] : flatten_config(config)) {
+    if (!may_change_on_resume(key)) fixed += key + "=" + value + "\n";
+  }
+  return fingerprint(fixed);
+}
+
+bool is_shard_directory(const std::string& path) { return fs::exists(path + "/manifest.json"); }
+
+bool aligns_to_segments(const ModelConfig& model) {
+  for (int64_t layer = 0; layer < model.num_hidden_layers; ++layer) {
+    const auto kind = model.layer_kind(layer);
+    if (kind == AttentionKind::Xl || kind == AttentionKind::Full) return false;
+  }
+  return true;
+}
+
+std::string human(double value) {
+  char text[32];
+  if (value >= 1e6) {
+    std::snprintf(text, sizeof text, "%.2fM", value / 1e6);
+  } else if (value >= 1e3) {
+    std::snprintf(text, sizeof text, "%.1fK", value / 1e3);
+  } else {
+    std::snprintf(text, sizeof text, "%.0f", value);
+  }
+  return text;
+}
+
+}  // namespace
+
+bool may_change_on_resume(const std::string& key) { return kMayChange.count(key) > 0; }
+
+Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Communicator> communicator)
+    : config_(std::move(config)),
+      options_(std::move(options)),
+      comm_(std::move(communicator)),
+      device_(parse_device(config_.run.device)) {
+  const auto& origin = options_.config_origin;
+  set_threads(static_cast<int>(config_.run.threads));
+  torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
+  if (config_.data.tokenizer.empty()) throw InputError(origin + ": data.tokenizer: needed to train");
+  if (config_.data.train.empty()) throw InputError(origin + ": data.train: needed to train");
+  if (!fs::exists(config_.data.train)) throw InputError(origin + ": data.train: " + config_.data.train + " does not exist");
+  tokenizer_ = config_.data.tokenizer;
+  Tokenizer tokenizer(tokenizer_);
+  bind_tokenizer(config_.model, tokenizer, origin);
+  // Training checkpoints keep the float32 master weights whatever the export dtype.
+  config_.model.torch_dtype = "float32";
+
+  const std::string run_dir = config_.run.dir;
+  fs::create_directories(run_dir);
+  if (comm_->is_main()) metrics_ = std::make_unique<MetricsLog>(run_dir);
+
+  // Which checkpoint to continue, if any.
+  std::string resume = options_.resume.empty() ? config_.run.resume : options_.resume;
+  if (resume == "auto") {
+    resume = latest_checkpoint(checkpoints_dir());
+    if (resume.empty()) spdlog::info("run.resume auto: no checkpoint in {}, starting fresh", checkpoints_dir());
+  }
+  if (!resume.empty() && !fs::is_directory(resume)) throw InputError(resume + ": no such checkpoint directory");
+
+  // Training data: prepared shards, or text prepared into the run directory once.
+  std::string shard_dir = config_.data.train;
+  if (!is_shard_directory(shard_dir)) {
+    shard_dir = run_dir + "/data/train";
+    PrepareOptions prepare;
+    prepare.tokenizer = tokenizer_;
+    prepare.input = config_.data.train;
+    prepare.out = shard_dir;
+    prepare.threads = static_cast<int>(config_.run.threads);
+    const auto report = prepare_shards(prepare);
+    if (!report.up_to_date) spdlog::info("tokenised {} into {} ({} tokens)", config_.data.train, shard_dir, report.tokens);
+  }
+  shards_ = std::make_unique<TokenShards>(shard_dir, file_fingerprint(tokenizer_));
+  int64_t corpus_bytes = 0, corpus_predicted = 0;
+  for (size_t d = 0; d < shards_->documents(); ++d) {
+    corpus_bytes += static_cast<int64_t>(shards_->entry(d).bytes);
+    corpus_predicted += static_cast<int64_t>(shards_->entry(d).tokens) - 1;
+  }
+  bytes_per_token_ = corpus_predicted > 0 ? static_cast<double>(corpus_bytes) / static_cast<double>(corpus_predicted) : 0.0;
+
+  const int64_t segment = config_.model.attention.segment_length;
+  LoaderOptions loader;
+  loader.batch_size = config_.train.batch_size;
+  loader.sequence_length = config_.train.sequence_length;
+  loader.seed = static_cast<uint64_t>(config_.run.seed);
+  loader.rank = comm_->rank();
+  loader.world_size = comm_->world_size();
+  // Memory resets per row at segment boundaries; an xl/full cache only for the whole batch, at
+  // the start of a sequence.
+  loader.align = aligns_to_segments(config_.model) ? segment : config_.train.sequence_length;
+  loader_ = std::make_unique<DocumentLoader>(*shards_, loader);
+  bptt_ = {segment, config_.train.bptt_segments, config_.train.checkpoint_segments};
+
+  if (!config_.data.validation.empty()) validation_ = open_corpus(config_.data.validation, tokenizer_);
+
+  if (resume.empty()) {
+    model_ = Decoder(config_.model);
+    model_->initialise(static_cast<uint64_t>(config_.run.seed));
+    model_->to(device_);
+    auto parameters = model_->parameters();
+    comm_->broadcast(parameters);
+    build_optimizer();
+    state_.config = resolved_yaml(config_);
+    state_.config_hash = config_hash(config_);
+  } else {
+    resume_from(resume);
+  }
+  carried_.resize(static_cast<size_t>(config_.train.grad_accumulation));
+
+  flops_per_token_ = 3.0 * forward_flops_per_token(config_.model, config_.train.sequence_length);
+  const auto compute = config_.run.dtype == torch::kBFloat16 ? torch::kBFloat16 : torch::kFloat32;
+  peak_flops_ = matmul_gflops(device_.is_cuda() ? 4096 : 1024, compute, device_, 5) * 1e9;
+  progress_ = std::make_unique<ProgressBar>(config_.train.steps, options_.progress_bar && comm_->is_main());
+}
+
+void Trainer::build_optimizer() {
+  // Matrices decay; norms and gates do not (gates have their own rate and decay, see
+  // OptimizerSection).
+  AdamWGroup matrices{"matrices", {}, config_.train.optimizer.lr, config_.train.optimizer.weight_decay};
+  AdamWGroup vectors{"vectors", {}, config_.train.optimizer.lr, 0.0};
+  AdamWGroup gates{"gates", {}, config_.train.optimizer.gate_lr, config_.train.optimizer.gate_weight_decay};
+  for (const auto& item : model_->named_parameters()) {
+    const auto& name = item.key();
+    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".gate") == 0) {
+      gates.parameters.emplace_back(name, item.value());
+    } else if (item.value().dim() >= 2) {
+      matrices.parameters.emplace_back(name, item.value());
+    } else {
+      vectors.parameters.emplace_back(name, item.value());
+    }
+  }
+  const auto& o = config_.train.optimizer;
+  optimizer_ = std::make_unique<AdamW>(std::vector<AdamWGroup>{matrices, vectors, gates},
+                                       AdamWSettings{o.beta1, o.beta2, o.eps});
+}
+
+void Trainer::resume_from(const std::string& dir) {
+  state_ = read_trainer_state(dir);
+  const auto origin = dir + "/trainer_state.json";
+  const RunConfig saved = parse_resolved_yaml(state_.config, origin);
+  const auto before = flatten_config(saved), now = flatten_config(config_);
+  std::string refused;
+  std::set<std::string> keys;
+  for (const auto& [key, value] : before) keys.insert(key);
+  for (const auto& [key, value] : now) keys.insert(key);
+  for (const auto& key : keys) {
+    const auto a = before.find(key), b = now.find(key);
+    const bool same = a != before.end() && b != now.end() && a->second == b->second;
+    if (!same && !may_change_on_resume(key)) refused += (refused.empty() ? "" : ", ") + key;
+  }
+  if (!refused.empty()) {
+    throw InputError(dir + ": cannot resume with a changed config; changed keys that must stay the same: " + refused);
+  }
+  model_ = load_model(dir, device_);
+  build_optimizer();
+  optimizer_->load_state(read_optimizer_state(dir), state_.optimizer_steps, dir + "/optimizer.safetensors");
+  loader_->restore(state_.loader);
+  restore_rng_state(state_.rng, origin);
+  carried_ = read_carried_state(dir, device_);
+  state_.config = resolved_yaml(config_);
+  state_.config_hash = config_hash(config_);
+  saved_step_ = state_.step;
+  last_checkpoint_ = dir;
+  spdlog::info("resumed from {} at step {}", dir, state_.step);
+}
+
+StepReport Trainer::step() {
+  const auto& train = config_.train;
+  const auto micro_batches = static_cast<size_t>(train.grad_accumulation);
+  std::vector<LoaderBatch> batches;
+  int64_t local_tokens = 0;
+  for (size_t m = 0; m < micro_batches; ++m) {
+    batches.push_back(loader_->next());
+    local_tokens += batches.back().tokens;
+  }
+  // The loss is the mean over every predicted token of the step on all ranks, so summing the
+  // ranks' gradients gives exactly the single-process gradient.
+  const double tokens = comm_->sum(static_cast<double>(local_tokens));
+  StepReport report;
+  report.tokens = static_cast<int64_t>(tokens);
+  optimizer_->zero_grad();
+  double loss_sum = 0.0;
+  carried_.resize(micro_batches);
+  for (size_t m = 0; m < micro_batches; ++m) {
+    auto& batch = batches[m];
+    ModelState state = train.carry_memory ? carried_[m] : ModelState{};
+    SequenceLoss sequence;
+    {
+      AutocastScope autocast(config_.run.dtype == torch::kBFloat16, torch::kBFloat16);
+      sequence = sequence_loss(model_, batch.inputs.to(device_), batch.targets.to(device_), batch.starts.to(device_),
+                               state, bptt_);
+    }
+    if (tokens > 0) (sequence.loss_sum / tokens).backward();
+    loss_sum += sequence.loss_sum.item<double>();
+    if (train.carry_memory) carried_[m] = sequence.state.detached();
+  }
+  report.loss_sum = comm_->sum(loss_sum);
+
+  std::vector<torch::Tensor> grads;
+  for (auto& p : model_->parameters()) {
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  comm_->sum(grads);
+  double squares = 0.0;
+  for (const auto& g : grads) squares += g.to(torch::kFloat64).pow(2).sum().item<double>();
+  report.grad_norm = std::sqrt(squares);
+
+  state_.step += 1;
+  state_.tokens_seen += report.tokens;
+  const double factor = lr_factor(train.schedule, state_.step, train.steps);
+  report.lr = train.optimizer.lr * factor;
+  if (!std::isfinite(report.loss_sum) || !std::isfinite(report.grad_norm)) {
+    report.skipped = true;
+    state_.skipped_steps += 1;
+    state_.bad_steps_in_row += 1;
+    for (auto& carried : carried_) carried = ModelState{};  // it may hold the non-finite values
+    spdlog::warn("step {}: non-finite {} ({} in a row): update skipped", state_.step,
+                 std::isfinite(report.loss_sum) ? "gradients" : "loss", state_.bad_steps_in_row);
+    if (state_.bad_steps_in_row >= train.max_bad_steps) {
+      throw std::runtime_error("training aborted at step " + std::to_string(state_.step) + ": " +
+                               std::to_string(state_.bad_steps_in_row) +
+                               " steps in a row had non-finite loss or gradients (train.max_bad_steps); the last "
+                               "good checkpoint is " + (last_checkpoint_.empty() ? "none" : last_checkpoint_));
+    }
+    optimizer_->zero_grad();
+    return report;
+  }
+  state_.bad_steps_in_row = 0;
+  if (train.grad_clip > 0 && report.grad_norm > train.grad_clip) {
+    const double scale = train.grad_clip / (report.grad_norm + 1e-6);
+    torch::NoGradGuard no_grad;
+    for (auto& g : grads) g.mul_(scale);
+  }
+  optimizer_->step(factor);
+  state_.optimizer_steps = optimizer_->steps();
+  return report;
+}
+
+ValidationReport Trainer::validate() {
+  ValidationReport report;
+  if (!validation_) return report;
+  PerplexityOptions options;
+  options.device = device_;
+  options.max_documents = config_.train.eval_documents;
+  options.max_tokens_per_document = config_.train.eval_tokens_per_document;
+  options.log_documents = false;
+  AutocastScope autocast(config_.run.dtype == torch::kBFloat16, torch::kBFloat16);
+  const auto result = evaluate_perplexity(model_, *validation_, options);
+  for (const auto& d : result.documents) {
+    report.nll += d.nll;
+    report.tokens += d.tokens;
+    report.bytes += d.bytes;
+  }
+  report.documents = static_cast<int64_t>(result.documents.size());
+  return report;
+}
+
+std::string Trainer::save_checkpoint() {
+  if (saved_step_ == state_.step) return last_checkpoint_;
+  state_.loader = loader_->state();
+  state_.rng = rng_state();
+  const auto dir = checkpoints_dir() + "/" + checkpoint_dir_name(state_.step);
+  if (comm_->is_main()) {
+    fs::create_directories(checkpoints_dir());
+    save_training_checkpoint(dir, model_, tokenizer_, *optimizer_, state_, carried_);
+    prune_checkpoints(checkpoints_dir(), config_.train.keep_last, state_.best_step);
+    spdlog::info("step {}: wrote {}", state_.step, dir);
+  }
+  saved_step_ = state_.step;
+  last_checkpoint_ = dir;
+  return dir;
+}
+
+void Trainer::update_best_link() {
+  if (!comm_->is_main()) return;
+  // RUN_DIR/best points at the best checkpoint; replaced by a rename, never left missing.
+  const auto link = config_.run.dir + "/best", staging = link + ".new";
+  fs::remove(staging);
+  fs::create_directory_symlink("checkpoints/" + checkpoint_dir_name(state_.best_step), staging);
+  fs::rename(staging, link);
+}
+
+void Trainer::log_progress(const StepReport& report) {
+  window_.loss_sum += report.loss_sum;
+  window_.tokens += report.tokens;
+  window_.steps += 1;
+  const double tokens_per_second = window_.seconds > 0 ? static_cast<double>(window_.tokens) / window_.seconds : 0.0;
+  const double mean_loss = window_.tokens > 0 ? window_.loss_sum / static_cast<double>(window_.tokens) : 0.0;
+  progress_->update(state_.step, mean_loss, tokens_per_second, window_.seconds / static_cast<double>(window_.steps));
+  const bool last = state_.step == config_.train.steps;
+  if (state_.step % config_.train.log_every != 0 && !last) return;
+
+  const double mfu = peak_flops_ > 0 ? flops_per_token_ * tokens_per_second / peak_flops_ : 0.0;
+  const double bits_per_byte = bytes_per_token_ > 0 ? mean_loss / std::log(2.0) / bytes_per_token_ : 0.0;
+  const auto gates = gate_statistics(model_);
+  nlohmann::json gate_record = nlohmann::json::object();
+  std::string gate_text;
+  for (const auto& g : gates) {
+    gate_record["layer" + std::to_string(g.layer)] = {
+        {"mean", g.mean}, {"below_0.1", g.local_heads}, {"above_0.9", g.memory_heads}};
+    char text[64];
+    std::snprintf(text, sizeof text, " %.2f(%ld<.1,%ld>.9)", g.mean, g.local_heads, g.memory_heads);
+    gate_text += text;
+  }
+  nlohmann::json record = {{"step", state_.step},
+                           {"phase", "train"},
+                           {"loss", mean_loss},
+                           {"ppl", std::exp(mean_loss)},
+                           {"bits_per_byte", bits_per_byte},
+                           {"lr", report.lr},
+                           {"grad_norm", report.grad_norm},
+                           {"tokens_per_second", tokens_per_second},
+                           {"mfu", mfu},
+                           {"tokens_seen", state_.tokens_seen},
+                           {"skipped_steps", state_.skipped_steps},
+                           {"peak_rss_bytes", peak_rss_bytes()},
+                           {"peak_device_bytes", peak_device_bytes()},
+                           {"gates", gate_record}};
+  if (comm_->is_main()) {
+    progress_->clear();
+    spdlog::info("step {}/{} | loss {:.4f} | ppl {:.2f} | bpb {:.3f} | lr {:.3g} | grad {:.3f} | {} tok/s | MFU {:.1f}% "
+                 "| rss {:.0f} MiB{}",
+                 state_.step, config_.train.steps, mean_loss, std::exp(mean_loss), bits_per_byte, report.lr,
+                 report.grad_norm, human(tokens_per_second), 100.0 * mfu, peak_rss_bytes() / 1048576.0,
+                 gates.empty() ? "" : " | gates" + gate_text);
+    metrics_->write(record);
+  }
+  window_ = {};
+}
+
+void Trainer::log_validation(const ValidationReport& report) {
+  if (report.tokens == 0) return;
+  const double loss = report.loss();
+  const double bits_per_byte = report.bytes > 0 ? report.nll / std::log(2.0) / static_cast<double>(report.bytes) : 0.0;
+  if (loss < state_.best_validation_loss) {
+    state_.best_validation_loss = loss;
+    state_.best_step = state_.step;
+    save_checkpoint();
+    update_best_link();
+  }
+  if (comm_->is_main()) {
+    progress_->clear();
+    spdlog::info("step {}: validation loss {:.4f} | ppl {:.2f} | bpb {:.3f} over {} documents, {} tokens (best {:.4f} at "
+                 "step {})",
+                 state_.step, loss, std::exp(loss), bits_per_byte, report.documents, report.tokens,
+                 state_.best_validation_loss, state_.best_step);
+    metrics_->write({{"step", state_.step},
+                     {"phase", "validation"},
+                     {"loss", loss},
+                     {"ppl", std::exp(loss)},
+                     {"bits_per_byte", bits_per_byte},
+                     {"tokens", report.tokens},
+                     {"documents", report.documents}});
+  }
+}
+
+TrainResult Trainer::run(const StopSignal* stop) {
+  const auto& train = config_.train;
+  if (comm_->is_main()) {
+    spdlog::info("training {} parameters: {} steps of {} x {} tokens ({} segments of {}), bptt {}, {} on {}; matmul peak "
+                 "{:.0f} GFLOP/s",
+                 model_->parameter_count(), train.steps, train.batch_size * train.grad_accumulation * comm_->world_size(),
+                 train.sequence_length, train.sequence_length / bptt_.segment_length, bptt_.segment_length,
+                 train.bptt_segments > 0 ? std::to_string(train.bptt_segments) + " segments" : "full",
+                 dtype_name(config_.run.dtype), device_.str(), peak_flops_ / 1e9);
+  }
+  TrainResult result;
+  int64_t validated_step = -1;
+  while (state_.step < train.steps) {
+    const auto start = std::chrono::steady_clock::now();
+    const auto report = step();
+    window_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    log_progress(report);
+    if (train.eval_every > 0 && state_.step % train.eval_every == 0) {
+      log_validation(validate());
+      validated_step = state_.step;
+    }
+    if (train.save_every > 0 && state_.step % train.save_every == 0) save_checkpoint();
+    const bool asked = stop != nullptr && stop->requested();
+    if ((asked || state_.step == options_.stop_at_step) && state_.step < train.steps) {
+      result.checkpoint = save_checkpoint();
+      result.step = state_.step;
+      return result;
+    }
+  }
+  if (validation_ && validated_step != state_.step) log_validation(validate());
+  result.checkpoint = save_checkpoint();
+  result.step = state_.step;
+  result.finished = true;
+  return result;
+}
+
+}  // namespace infini

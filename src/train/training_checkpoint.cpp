@@ -1,0 +1,183 @@
+#include "train/training_checkpoint.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <mutex>
+#include <cstdio>
+#include <filesystem>
+
+#include "core/errors.h"
+#include "core/files.h"
+#include "model/checkpoint.h"
+
+namespace infini {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kStateFile = "trainer_state.json";
+constexpr const char* kOptimizerFile = "optimizer.safetensors";
+constexpr const char* kMemoryFile = "memory_state.safetensors";
+constexpr const char* kPrefix = "step-";
+
+// -1 unless `name` is a checkpoint directory name.
+int64_t step_of(const std::string& name) {
+  if (name.rfind(kPrefix, 0) != 0 || name.size() != 13) return -1;
+  const auto digits = name.substr(5);
+  if (!std::all_of(digits.begin(), digits.end(), ::isdigit)) return -1;
+  return std::stoll(digits);
+}
+
+std::vector<std::pair<int64_t, std::string>> checkpoints_in(const std::string& checkpoints) {
+  std::vector<std::pair<int64_t, std::string>> found;
+  if (!fs::is_directory(checkpoints)) return found;
+  for (const auto& entry : fs::directory_iterator(checkpoints)) {
+    const int64_t step = step_of(entry.path().filename().string());
+    // A committed directory always holds its trainer state; staging directories have other names.
+    if (step >= 0 && fs::exists(entry.path() / kStateFile)) found.emplace_back(step, entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  return found;
+}
+
+}  // namespace
+
+nlohmann::json TrainerState::to_json() const {
+  return {{"step", step},
+          {"optimizer_steps", optimizer_steps},
+          {"tokens_seen", tokens_seen},
+          {"loader", loader.to_json()},
+          {"rng", rng},
+          {"config", config},
+          {"config_hash", config_hash},
+          {"best_validation_loss", std::isfinite(best_validation_loss) ? nlohmann::json(best_validation_loss)
+                                                                       : nlohmann::json(nullptr)},
+          {"best_step", best_step},
+          {"skipped_steps", skipped_steps},
+          {"bad_steps_in_row", bad_steps_in_row}};
+}
+
+TrainerState TrainerState::from_json(const nlohmann::json& json, const std::string& origin) {
+  try {
+    TrainerState s;
+    s.step = json.at("step").get<int64_t>();
+    s.optimizer_steps = json.at("optimizer_steps").get<int64_t>();
+    s.tokens_seen = json.at("tokens_seen").get<int64_t>();
+    s.loader = LoaderState::from_json(json.at("loader"));
+    s.rng = json.at("rng").get<std::string>();
+    s.config = json.at("config").get<std::string>();
+    s.config_hash = json.at("config_hash").get<std::string>();
+    const auto& best = json.at("best_validation_loss");
+    s.best_validation_loss = best.is_null() ? std::numeric_limits<double>::infinity() : best.get<double>();
+    s.best_step = json.at("best_step").get<int64_t>();
+    s.skipped_steps = json.at("skipped_steps").get<int64_t>();
+    s.bad_steps_in_row = json.at("bad_steps_in_row").get<int64_t>();
+    return s;
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(origin + ": not a trainer state (" + e.what() + ")");
+  }
+}
+
+std::string checkpoint_dir_name(int64_t step) {
+  char name[32];
+  std::snprintf(name, sizeof name, "%s%08ld", kPrefix, step);
+  return name;
+}
+
+void save_training_checkpoint(const std::string& dir, Decoder& model, const std::string& tokenizer,
+                              const AdamW& optimizer, const TrainerState& state,
+                              const std::vector<ModelState>& carried) {
+  StagedDirectory writer(dir);
+  stage_model(writer, model, tokenizer);
+  write_safetensors(writer.path(kOptimizerFile), optimizer.state());
+  NamedTensors memory;
+  for (size_t m = 0; m < carried.size(); ++m) {
+    for (size_t l = 0; l < carried[m].layers.size(); ++l) {
+      const auto& layer = carried[m].layers[l].memory;
+      if (!layer.defined()) continue;
+      const auto prefix = std::to_string(m) + "." + std::to_string(l) + ".";
+      memory.emplace_back(prefix + "matrix", layer.matrix);
+      memory.emplace_back(prefix + "normalizer", layer.normalizer);
+    }
+  }
+  if (!memory.empty()) write_safetensors(writer.path(kMemoryFile), memory);
+  writer.write_text(kStateFile, state.to_json().dump(2) + "\n");
+  writer.commit();
+}
+
+TrainerState read_trainer_state(const std::string& dir) {
+  const auto path = dir + "/" + kStateFile;
+  if (!fs::exists(path)) throw InputError(dir + ": not a training checkpoint (no " + kStateFile + ")");
+  return TrainerState::from_json(read_json_file(path), path);
+}
+
+NamedTensors read_optimizer_state(const std::string& dir) { return read_safetensors(dir + "/" + kOptimizerFile); }
+
+std::vector<ModelState> read_carried_state(const std::string& dir, torch::Device device) {
+  std::vector<ModelState> carried;
+  const auto path = dir + "/" + kMemoryFile;
+  if (!fs::exists(path)) return carried;
+  SafetensorsFile file(path);
+  for (const auto& name : file.names()) {
+    // "m.l.matrix" / "m.l.normalizer"
+    const auto first = name.find('.'), second = name.find('.', first + 1);
+    const auto m = static_cast<size_t>(std::stoul(name.substr(0, first)));
+    const auto l = static_cast<size_t>(std::stoul(name.substr(first + 1, second - first - 1)));
+    if (carried.size() <= m) carried.resize(m + 1);
+    auto& layers = carried[m].layers;
+    if (layers.size() <= l) layers.resize(l + 1);
+    auto tensor = file.tensor(name).to(device);
+    if (name.substr(second + 1) == "matrix") {
+      layers[l].memory.matrix = tensor;
+    } else {
+      layers[l].memory.normalizer = tensor;
+    }
+  }
+  return carried;
+}
+
+std::string latest_checkpoint(const std::string& checkpoints) {
+  const auto found = checkpoints_in(checkpoints);
+  return found.empty() ? "" : found.back().second;
+}
+
+void prune_checkpoints(const std::string& checkpoints, int64_t keep_last, int64_t keep_step) {
+  const auto found = checkpoints_in(checkpoints);
+  const int64_t excess = static_cast<int64_t>(found.size()) - keep_last;
+  for (int64_t i = 0; i < excess; ++i) {
+    if (found[static_cast<size_t>(i)].first != keep_step) fs::remove_all(found[static_cast<size_t>(i)].second);
+  }
+}
+
+std::string rng_state() {
+  auto generator = at::detail::getDefaultCPUGenerator();
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  auto state = generator.get_state();
+  const auto* bytes = state.data_ptr<uint8_t>();
+  static const char* digits = "0123456789abcdef";
+  std::string hex;
+  for (int64_t i = 0; i < state.numel(); ++i) {
+    hex.push_back(digits[bytes[i] >> 4]);
+    hex.push_back(digits[bytes[i] & 15]);
+  }
+  return hex;
+}
+
+void restore_rng_state(const std::string& hex, const std::string& origin) {
+  if (hex.size() % 2 != 0) throw InputError(origin + ": rng: expected hex bytes");
+  auto state = torch::empty({static_cast<int64_t>(hex.size() / 2)}, torch::kUInt8);
+  auto* bytes = state.data_ptr<uint8_t>();
+  for (size_t i = 0; i < hex.size() / 2; ++i) bytes[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  try {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    generator.set_state(state);
+  } catch (const c10::Error&) {
+    throw InputError(origin + ": rng: not a generator state of this LibTorch");
+  }
+}
+
+}  // namespace infini

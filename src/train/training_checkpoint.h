@@ -1,0 +1,64 @@
+// Training checkpoints (SPEC section 2): a model checkpoint directory plus what resuming needs to
+// continue bit for bit:
+//
+//   trainer_state.json        step, tokens seen, the loader's exact position, RNG state, the
+//                             resolved config and its hash, best validation loss, guard counters
+//   optimizer.safetensors     AdamW moments by parameter name
+//   memory_state.safetensors  the memory carried into the next step (train.carry_memory only)
+//
+// They live in RUN_DIR/checkpoints/step-NNNNNNNN, each written whole or not at all.
+#pragma once
+
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/loader.h"
+#include "model/decoder.h"
+#include "train/optimizer.h"
+
+namespace infini {
+
+struct TrainerState {
+  int64_t step = 0;          // updates done (skipped ones included)
+  int64_t optimizer_steps = 0;
+  int64_t tokens_seen = 0;
+  LoaderState loader;
+  std::string rng;           // the CPU generator's state, hex
+  std::string config;        // the resolved YAML
+  std::string config_hash;
+  double best_validation_loss = std::numeric_limits<double>::infinity();
+  int64_t best_step = -1;
+  int64_t skipped_steps = 0;     // non-finite loss or gradients
+  int64_t bad_steps_in_row = 0;
+
+  nlohmann::json to_json() const;
+  static TrainerState from_json(const nlohmann::json& json, const std::string& origin);
+};
+
+struct TrainingCheckpoint {
+  std::string dir;
+  TrainerState state;
+};
+
+std::string checkpoint_dir_name(int64_t step);  // "step-00000050"
+
+void save_training_checkpoint(const std::string& dir, Decoder& model, const std::string& tokenizer,
+                              const AdamW& optimizer, const TrainerState& state,
+                              const std::vector<ModelState>& carried);
+
+TrainerState read_trainer_state(const std::string& dir);
+NamedTensors read_optimizer_state(const std::string& dir);
+std::vector<ModelState> read_carried_state(const std::string& dir, torch::Device device);
+
+// The newest complete checkpoint under `checkpoints` ("" when there is none).
+std::string latest_checkpoint(const std::string& checkpoints);
+// Deletes all but the newest `keep_last` checkpoints and the one of step `keep_step`.
+void prune_checkpoints(const std::string& checkpoints, int64_t keep_last, int64_t keep_step);
+
+// The CPU generator's state as hex, and back.
+std::string rng_state();
+void restore_rng_state(const std::string& hex, const std::string& origin);
+
+}  // namespace infini
