@@ -2,6 +2,8 @@
 // expectation; overrides go through the same validation; the resolved config round-trips.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "config/fields.h"
 #include "config/run_config.h"
 #include "test_support.h"
@@ -113,7 +115,45 @@ TEST(Config, NearestKeyOnlySuggestsTypos) {
 }
 
 TEST(Config, ShippedConfigsLoad) {
-  for (const char* name : {"tiny.yaml", "demo.yaml"}) {
-    EXPECT_NO_THROW(load_run_config(std::string(INFINI_SOURCE_DIR) + "/configs/" + name)) << name;
+  int loaded = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(INFINI_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    EXPECT_NO_THROW(load_run_config(entry.path().string())) << entry.path();
+    ++loaded;
   }
+  EXPECT_GE(loaded, 5);
+}
+
+TEST(Config, TrainSectionCrossChecks) {
+  test::TempDir dir;
+  test::write_text(dir / "c.yaml", kValid);
+  auto c = load_run_config(dir / "c.yaml");
+  EXPECT_EQ(c.train.sequence_length, 4 * c.model.attention.segment_length);  // the default: 4 segments
+  try {
+    load_run_config(dir / "c.yaml", {"train.sequence_length=" + std::to_string(c.model.attention.segment_length * 3 + 1)});
+    FAIL() << "a sequence that is not whole segments was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.sequence_length"), std::string::npos) << e.what();
+  }
+  try {
+    load_run_config(dir / "c.yaml", {"train.carry_memory=true", "model.infini_attention.kind=xl"});
+    FAIL() << "carrying an xl cache across steps was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("train.carry_memory"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(load_run_config(dir / "c.yaml", {"train.schedule.kind=exponential"}), InputError);
+  EXPECT_THROW(load_run_config(dir / "c.yaml", {"train.optimizer.gate_lr=-1"}), InputError);
+}
+
+TEST(Config, FlattenedConfigsShowWhatChanged) {
+  test::TempDir dir;
+  test::write_text(dir / "c.yaml", kValid);
+  auto a = flatten_config(load_run_config(dir / "c.yaml"));
+  auto b = flatten_config(load_run_config(dir / "c.yaml", {"train.optimizer.lr=0.5"}));
+  std::vector<std::string> changed;
+  for (const auto& [key, value] : a) {
+    if (b.at(key) != value) changed.push_back(key);
+  }
+  EXPECT_EQ(changed, std::vector<std::string>{"train.optimizer.lr"});
+  EXPECT_EQ(a.at("train.steps"), "100");
 }

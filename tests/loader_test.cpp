@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <map>
 
+#include "core/errors.h"
 #include "data/loader.h"
 #include "data/prepare.h"
 #include "test_support.h"
@@ -162,4 +163,37 @@ TEST_F(LoaderTest, LongDocumentsContinueInTheSameRowAcrossSteps) {
   auto document = shards_->document(1);
   const int64_t in_step0 = 8 - static_cast<int64_t>(shards_->entry(0).tokens - 1);
   EXPECT_EQ(step1.inputs[0][0].item<int64_t>(), document[in_step0]);
+}
+
+TEST_F(LoaderTest, AlignedDocumentsStartOnlyAtSegmentBoundariesAndLoseNoToken) {
+  LoaderOptions options;
+  options.batch_size = 3;
+  options.sequence_length = 16;
+  options.align = 4;
+  options.shuffle = false;
+  DocumentLoader loader(*shards_, options);
+  int64_t starts = 0, padding_inside = 0;
+  for (int step = 0; step < 200; ++step) {
+    auto batch = loader.next();
+    auto positions = batch.starts.nonzero();
+    for (int64_t i = 0; i < positions.size(0); ++i) {
+      EXPECT_EQ(positions[i][1].item<int64_t>() % 4, 0) << "a document starts inside a segment";
+      ++starts;
+    }
+    // Padding only ever fills the end of a segment, right before an aligned start (or the end).
+    padding_inside += (batch.targets == kIgnoreTarget).sum().item<int64_t>();
+  }
+  EXPECT_GT(starts, 20);
+  EXPECT_GT(padding_inside, 0);  // documents do end mid-segment here, so alignment pads
+
+  std::map<std::vector<int64_t>, int> seen;
+  for (const auto& document : served(options)) seen[document] += 1;
+  EXPECT_EQ(seen, all_documents(iota(shards_->documents())));
+}
+
+TEST_F(LoaderTest, AlignmentMustDivideTheSequence) {
+  LoaderOptions options;
+  options.sequence_length = 16;
+  options.align = 5;
+  EXPECT_THROW(DocumentLoader(*shards_, options), InputError);
 }

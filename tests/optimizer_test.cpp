@@ -1,0 +1,85 @@
+// AdamW against LibTorch's own, and the learning-rate schedules against their closed forms.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "train/lr_schedule.h"
+#include "train/optimizer.h"
+
+using namespace infini;
+
+TEST(AdamW, MatchesTorchAdamWOverSeveralStepsWithTwoGroups) {
+  torch::manual_seed(3);
+  auto a = torch::randn({5, 4}, torch::kFloat64), b = torch::randn({7}, torch::kFloat64);
+  auto ours_a = a.clone().requires_grad_(true), ours_b = b.clone().requires_grad_(true);
+  auto ref_a = a.clone().requires_grad_(true), ref_b = b.clone().requires_grad_(true);
+  AdamW ours({{"a", {{"a", ours_a}}, 0.01, 0.1}, {"b", {{"b", ours_b}}, 0.05, 0.0}}, {0.9, 0.95, 1e-8});
+  std::vector<torch::optim::OptimizerParamGroup> groups;
+  groups.emplace_back(std::vector<torch::Tensor>{ref_a},
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.01)
+                                                                       .betas({0.9, 0.95})
+                                                                       .eps(1e-8)
+                                                                       .weight_decay(0.1)));
+  groups.emplace_back(std::vector<torch::Tensor>{ref_b},
+                      std::make_unique<torch::optim::AdamWOptions>(torch::optim::AdamWOptions(0.05)
+                                                                       .betas({0.9, 0.95})
+                                                                       .eps(1e-8)
+                                                                       .weight_decay(0.0)));
+  torch::optim::AdamW reference(groups);
+  for (int step = 0; step < 5; ++step) {
+    auto x = torch::randn({4}, torch::kFloat64);
+    auto loss = [&](const torch::Tensor& p, const torch::Tensor& q) {
+      return (torch::matmul(p, x).pow(2).sum() + (q * q.sin()).sum());
+    };
+    ours.zero_grad();
+    reference.zero_grad();
+    loss(ours_a, ours_b).backward();
+    loss(ref_a, ref_b).backward();
+    ours.step(1.0);
+    reference.step();
+  }
+  EXPECT_LT((ours_a - ref_a).abs().max().item<double>(), 1e-12);
+  EXPECT_LT((ours_b - ref_b).abs().max().item<double>(), 1e-12);
+  EXPECT_GT((ours_a - a).abs().max().item<double>(), 1e-3);  // it did move
+}
+
+TEST(AdamW, StateRoundTripContinuesIdentically) {
+  auto p = torch::tensor({1.0, -2.0, 3.0}).requires_grad_(true);
+  AdamW first({{"g", {{"p", p}}, 0.1, 0.01}}, {});
+  for (int i = 0; i < 3; ++i) {
+    first.zero_grad();
+    (p * p).sum().backward();
+    first.step(1.0);
+  }
+  auto q = p.detach().clone().requires_grad_(true);
+  AdamW second({{"g", {{"p", q}}, 0.1, 0.01}}, {});
+  second.load_state(first.state(), first.steps(), "test");
+  for (auto [opt, t] : {std::pair{&first, p}, std::pair{&second, q}}) {
+    opt->zero_grad();
+    (t * t).sum().backward();
+    opt->step(0.5);
+  }
+  EXPECT_TRUE(torch::equal(p, q));
+}
+
+TEST(Schedule, WarmupThenCosineLinearAndConstant) {
+  ScheduleSection s;
+  s.warmup_steps = 10;
+  s.min_lr_ratio = 0.1;
+  s.kind = ScheduleKind::Cosine;
+  EXPECT_DOUBLE_EQ(lr_factor(s, 1, 110), 0.1);
+  EXPECT_DOUBLE_EQ(lr_factor(s, 5, 110), 0.5);
+  EXPECT_DOUBLE_EQ(lr_factor(s, 10, 110), 1.0);
+  EXPECT_NEAR(lr_factor(s, 60, 110), 0.1 + 0.9 * 0.5, 1e-12);  // halfway down the cosine
+  EXPECT_NEAR(lr_factor(s, 35, 110), 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.25)), 1e-12);
+  EXPECT_NEAR(lr_factor(s, 110, 110), 0.1, 1e-12);
+  EXPECT_NEAR(lr_factor(s, 200, 110), 0.1, 1e-12);  // past the end: the floor
+  s.kind = ScheduleKind::Linear;
+  EXPECT_NEAR(lr_factor(s, 35, 110), 0.1 + 0.9 * 0.75, 1e-12);
+  s.kind = ScheduleKind::Constant;
+  EXPECT_DOUBLE_EQ(lr_factor(s, 5, 110), 0.5);
+  EXPECT_DOUBLE_EQ(lr_factor(s, 90, 110), 1.0);
+  s.warmup_steps = 0;
+  s.kind = ScheduleKind::Cosine;
+  EXPECT_DOUBLE_EQ(lr_factor(s, 1, 100), 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.01)));
+}
