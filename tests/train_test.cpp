@@ -52,6 +52,23 @@ class TrainTest : public ::testing::Test {
     return load_run_config(tiny(), overrides);
   }
 
+  // Starts `infini train` on the tiny config in the background, its output to RUN.log.
+  pid_t start_training(const std::string& run, const std::string& extra) const {
+    const std::string command = std::string("exec ") + INFINI_BINARY + " train --config " + tiny() + sets(run, extra) +
+                                " >" + (dir_ / (run + ".log")) + " 2>&1";
+    pid_t child = fork();
+    if (child == 0) {
+      execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
+      _exit(127);
+    }
+    return child;
+  }
+
+  // Polls `file` until it contains `needle` (at most 30 s).
+  static void wait_for(const std::string& file, const std::string& needle) {
+    for (int i = 0; i < 3000 && slurp(file).find(needle) == std::string::npos; ++i) usleep(10000);
+  }
+
   test::TempDir dir_;
 };
 
@@ -188,18 +205,8 @@ TEST_F(TrainTest, ChangedConfigIsRefusedOnResumeListingTheKeys) {
 }
 
 TEST_F(TrainTest, SigtermWritesACheckpointAndResumeContinues) {
-  const std::string command = std::string("exec ") + INFINI_BINARY + " train --config " + tiny() +
-                              sets("signal", "--set train.steps=100000 --set train.keep_last=1") + " >" +
-                              (dir_ / "signal.log") + " 2>&1";
-  pid_t child = fork();
-  if (child == 0) {
-    execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
-    _exit(127);
-  }
-  // Wait for a few logged steps, then ask it to stop.
-  for (int i = 0; i < 600 && slurp(dir_ / "signal/metrics.jsonl").find("\"step\":3,") == std::string::npos; ++i) {
-    usleep(50000);
-  }
+  pid_t child = start_training("signal", "--set train.steps=100000 --set train.keep_last=1");
+  wait_for(dir_ / "signal/metrics.jsonl", "\"step\":3,");  // a few logged steps, then ask it to stop
   kill(child, SIGTERM);
   int status = 0;
   waitpid(child, &status, 0);
@@ -220,25 +227,22 @@ TEST_F(TrainTest, SigtermWritesACheckpointAndResumeContinues) {
 }
 
 TEST_F(TrainTest, SecondSignalExitsAtOnceLeavingCheckpointsWhole) {
-  const std::string command = std::string("exec ") + INFINI_BINARY + " train --config " + tiny() +
-                              sets("twice", "--set train.steps=100000 --set train.save_every=1 --set train.batch_size=48") + " >" +
-                              (dir_ / "twice.log") + " 2>&1";
-  pid_t child = fork();
-  if (child == 0) {
-    execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
-    _exit(127);
-  }
-  for (int i = 0; i < 600 && slurp(dir_ / "twice/metrics.jsonl").find("\"step\":2,") == std::string::npos; ++i) {
-    usleep(50000);
-  }
+  pid_t child =
+      start_training("twice", "--set train.steps=100000 --set train.save_every=1 --set train.batch_size=96");
+  wait_for(dir_ / "twice/metrics.jsonl", "\"step\":2,");
+  usleep(300000);  // into step 3 (about a second long), so the second signal lands mid-step
   // Signals of one kind do not queue: send the second once the first has been taken.
   kill(child, SIGTERM);
-  for (int i = 0; i < 600 && slurp(dir_ / "twice.log").find("signal again") == std::string::npos; ++i) usleep(10000);
+  wait_for(dir_ / "twice.log", "signal again");
   kill(child, SIGTERM);
   int status = 0;
   waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 128 + SIGTERM) << slurp(dir_ / "twice.log");
+  // Our handler exits with 128 + SIGTERM; in the instant after training returned, the default
+  // action (killed by SIGTERM) is just as immediate.
+  const bool at_once = (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM) ||
+                       (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
+  EXPECT_TRUE(at_once) << slurp(dir_ / "twice.log");
+  EXPECT_EQ(slurp(dir_ / "twice.log").find("stopped at step"), std::string::npos) << slurp(dir_ / "twice.log");
   // Every checkpoint directory that exists is complete and loads.
   const auto latest = latest_checkpoint(dir_ / "twice/checkpoints");
   ASSERT_FALSE(latest.empty());
