@@ -9,7 +9,7 @@
 #include "bench_model.h"
 #include "core/runtime.h"
 #include "core/system.h"
-#include "train/segment_checkpoint.h"
+#include "train/bptt.h"
 
 using namespace infini;
 
@@ -35,14 +35,11 @@ int main(int argc, char** argv) {
   const int64_t baseline = peak_rss_bytes();
 
   auto start = std::chrono::steady_clock::now();
-  ModelState state;
-  torch::Tensor loss = torch::zeros({});
-  for (int64_t s = 0; s < segments; ++s) {
-    auto x = tokens.slice(1, s * segment, (s + 1) * segment), y = targets.slice(1, s * segment, (s + 1) * segment);
+  auto starts = torch::zeros({batch, segments * segment}, torch::kBool);
+  torch::Tensor loss;
+  {
     torch::AutoGradMode grad_mode(!forward_only);
-    auto result = plain || forward_only ? run_segment(model, x, y, state) : run_segment_checkpointed(model, x, y, state);
-    loss = loss + result.loss_sum;
-    state = result.state;
+    loss = sequence_loss(model, tokens, targets, starts, ModelState{}, {segment, 0, !plain && !forward_only}).loss_sum;
   }
   const int64_t after_forward = peak_rss_bytes();
   if (!forward_only) loss.backward();

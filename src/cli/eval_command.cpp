@@ -18,6 +18,8 @@ struct PplFlags {
   std::string dtype = "float32";
   int64_t segment_length = 0;
   int64_t bucket_width = 2048;
+  int64_t max_tokens_per_doc = 0;
+  int64_t max_documents = 0;
   bool no_memory = false;
   RuntimeFlags runtime;
 };
@@ -29,6 +31,8 @@ void run_ppl(const PplFlags& flags) {
   options.segment_length = flags.segment_length;
   options.bucket_width = flags.bucket_width;
   options.memory = !flags.no_memory;
+  options.max_tokens_per_document = flags.max_tokens_per_doc;
+  options.max_documents = flags.max_documents;
 
   auto corpus = open_corpus(flags.data, tokenizer_path(flags.checkpoint));  // the cheap checks first
   Decoder decoder = load_model(flags.checkpoint, options.device);
@@ -65,6 +69,11 @@ void add_eval_command(CLI::App& app) {
   ppl->add_option("--out", flags->out, "Write the JSON here instead of standard output");
   ppl->add_option("--dtype", flags->dtype, "float32 or bfloat16 compute (memory stays float32)")
       ->capture_default_str();
+  ppl->add_option("--max-tokens-per-doc", flags->max_tokens_per_doc,
+                  "Score only the first N predicted tokens of each document (0: all)")
+      ->check(CLI::NonNegativeNumber);
+  ppl->add_option("--max-documents", flags->max_documents, "Score only the first N documents (0: all)")
+      ->check(CLI::NonNegativeNumber);
   ppl->add_option("--bucket-width", flags->bucket_width, "Tokens per by_position bucket")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();

@@ -1,6 +1,7 @@
 #include "core/system.h"
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -111,6 +112,12 @@ std::vector<std::string> available_devices() {
 }  // namespace infini
 
 namespace infini {
+
+void release_free_memory() {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+#endif
+}
 
 double matmul_gflops(int64_t n, c10::ScalarType dtype, const c10::Device& device, int iterations) {
   torch::NoGradGuard no_grad;

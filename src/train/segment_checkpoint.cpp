@@ -3,6 +3,7 @@
 #include <array>
 
 #include "core/autocast.h"
+#include "core/system.h"
 #include "data/loader.h"
 
 namespace infini {
@@ -72,6 +73,7 @@ class SegmentFunction : public torch::autograd::Function<SegmentFunction> {
     torch::autograd::variable_list outputs{result.loss_sum};
     for (auto& t : flatten(result.state, closure->out_layout)) outputs.push_back(t);
     ctx->saved_data["closure"] = c10::IValue::make_capsule(closure);
+    release_free_memory();
     return outputs;
   }
 
@@ -101,6 +103,10 @@ class SegmentFunction : public torch::autograd::Function<SegmentFunction> {
       }
     }
     if (!roots.empty()) torch::autograd::backward(roots, root_grads);
+    roots.clear();
+    outputs.clear();
+    result = {};
+    release_free_memory();
 
     // One gradient per forward input: none for the closure and the anchor, then the state's.
     torch::autograd::variable_list input_grads{torch::Tensor(), torch::Tensor()};
