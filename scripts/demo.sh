@@ -18,7 +18,7 @@ if [ ! -f "$tokenizer" ]; then
   mkdir -p data/tokenizer
   $infini tokenizer train --input data/corpora/books/train --vocab-size 8000 --out "$tokenizer"
 fi
-$infini data prepare --tokenizer "$tokenizer" --input data/corpora/books/train --out data/shards/books/train
+$infini data prepare --tokenizer "$tokenizer" --input data/corpora/books/train --out data/shards/books-8k/train
 
 steps=()
 [ -z "${INFINI_DEMO_STEPS:-}" ] || steps=(--set "train.steps=$INFINI_DEMO_STEPS")

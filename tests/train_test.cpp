@@ -259,3 +259,35 @@ TEST_F(TrainTest, MissingTokenizerIsABadConfig) {
   EXPECT_EQ(result.status, 2);
   EXPECT_NE(result.output.find("data.tokenizer"), std::string::npos) << result.output;
 }
+
+TEST_F(TrainTest, InitFromConvertsACheckpointAndStartsAtStepZero) {
+  // A full-attention checkpoint, continued as Infini-attention with only the gates trained.
+  ASSERT_EQ(test::run_infini("init --config " + tiny() + " --tokenizer " + test::shared_tokenizer() + " --out " +
+                             (dir_ / "full") + " --set model.infini_attention.kind=full")
+                .status,
+            0);
+  Decoder source = load_model(dir_ / "full");
+  Trainer trainer(config("continued", {"model.init_from=" + (dir_ / "full"), "model.infini_attention.kind=infini",
+                                       "model.infini_attention.gate_init=-2", "train.trainable=gates"}),
+                  {});
+  EXPECT_EQ(trainer.state().step, 0);
+  EXPECT_EQ(trainer.config().model.layer_kind(0), AttentionKind::Infini);
+  auto params = trainer.model()->named_parameters();
+  const auto q = "model.layers.1.self_attn.q_proj.weight";
+  EXPECT_TRUE(torch::equal(params[q], source->named_parameters()[q]));
+  EXPECT_TRUE(torch::equal(params["model.layers.0.self_attn.gate"], torch::full({4}, -2.0)));
+  ASSERT_FALSE(trainer.step().skipped);
+  EXPECT_TRUE(torch::equal(params[q], source->named_parameters()[q])) << "a frozen weight moved";
+  EXPECT_FALSE(torch::equal(params["model.layers.0.self_attn.gate"], torch::full({4}, -2.0)));
+  const auto saved = trainer.save_checkpoint();
+
+  // --resume continues that run (step 1, its weights); init_from only seeds a fresh one.
+  TrainerOptions resume;
+  resume.resume = saved;
+  Trainer continued(config("continued", {"model.init_from=" + (dir_ / "full"), "model.infini_attention.kind=infini",
+                                         "model.infini_attention.gate_init=-2", "train.trainable=gates"}),
+                    resume);
+  EXPECT_EQ(continued.state().step, 1);
+  EXPECT_TRUE(torch::equal(continued.model()->named_parameters()["model.layers.0.self_attn.gate"],
+                           params["model.layers.0.self_attn.gate"]));
+}

@@ -6,6 +6,7 @@
 
 namespace infini::cli {
 
+void add_convert_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_doctor_command(CLI::App& app);
 void add_eval_command(CLI::App& app);

@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   CLI::App app{"infini: long-context language models with Infini-attention, on LibTorch"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  infini::cli::add_convert_command(app);
   infini::cli::add_data_command(app);
   infini::cli::add_doctor_command(app);
   infini::cli::add_eval_command(app);

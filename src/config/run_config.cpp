@@ -4,6 +4,7 @@
 
 #include "config/fields.h"
 #include "data/tokenizer.h"
+#include "model/checkpoint.h"
 
 namespace infini {
 
@@ -17,6 +18,8 @@ const Choices<MemoryUpdate> kMemoryUpdates = {{"linear", MemoryUpdate::Linear}, 
 const Choices<torch::ScalarType> kDtypes = {{"float32", torch::kFloat32}, {"bfloat16", torch::kBFloat16}};
 const Choices<ScheduleKind> kSchedules = {
     {"cosine", ScheduleKind::Cosine}, {"linear", ScheduleKind::Linear}, {"constant", ScheduleKind::Constant}};
+const Choices<Trainable> kTrainables = {
+    {"all", Trainable::All}, {"attention", Trainable::Attention}, {"gates", Trainable::Gates}};
 const Choices<std::string> kStorageDtypes = {{"float32", "float32"}, {"bfloat16", "bfloat16"}};
 
 }  // namespace
@@ -47,6 +50,7 @@ void fields(F& f, ModelConfig& c) {
   f("eos_token_id", c.eos_token_id, at_least(0));
   f.choice("torch_dtype", c.torch_dtype, kStorageDtypes);
   f.section("infini_attention", c.attention);
+  f("init_from", c.init_from);
 }
 
 template <class F>
@@ -100,6 +104,7 @@ void fields(F& f, TrainSection& c) {
   f("save_every", c.save_every, at_least(0));
   f("keep_last", c.keep_last, at_least(1));
   f("max_bad_steps", c.max_bad_steps, at_least(1));
+  f.choice("trainable", c.trainable, kTrainables);
 }
 
 template <class F>
@@ -142,9 +147,44 @@ void validate_train(const RunConfig& config, const std::string& origin) {
   }
 }
 
+YAML::Node model_to_yaml(const ModelConfig& model) {
+  YAML::Node node(YAML::NodeType::Map);
+  FieldWriter writer(node);
+  ModelConfig copy = model;
+  fields(writer, copy);
+  return node;
+}
+
+// With model.init_from, the checkpoint's config.json supplies the model; the keys the run config
+// gives (an attention kind, a segment length...) override it.
+void merge_init_from(YAML::Node& root, const std::string& origin) {
+  YAML::Node model = root["model"];
+  if (!model.IsMap() || !model["init_from"] || !model["init_from"].IsScalar()) return;
+  const auto dir = model["init_from"].as<std::string>();
+  if (dir.empty()) return;
+  ModelConfig base;
+  try {
+    base = read_model_config(dir);
+  } catch (const InputError& e) {
+    throw InputError(origin + ": model.init_from: " + e.what());
+  }
+  YAML::Node merged = model_to_yaml(base);
+  for (const auto& item : model) {
+    const auto key = item.first.as<std::string>();
+    if (item.second.IsMap() && merged[key] && merged[key].IsMap()) {
+      YAML::Node inner = merged[key];
+      for (const auto& sub : item.second) inner[sub.first.as<std::string>()] = sub.second;
+    } else {
+      merged[key] = item.second;
+    }
+  }
+  root["model"] = merged;
+}
+
 RunConfig read_run_config(YAML::Node root, const std::string& origin) {
   if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
   if (!root.IsMap()) throw InputError(origin + ": expected a mapping of sections at the top level");
+  merge_init_from(root, origin);
   RunConfig config;
   // num_key_value_heads defaults to num_attention_heads, as in HF's LlamaConfig.
   config.model.num_key_value_heads = 0;
@@ -217,6 +257,24 @@ void flatten_node(const YAML::Node& node, const std::string& prefix, std::map<st
 std::map<std::string, std::string> flatten_config(const RunConfig& config) {
   std::map<std::string, std::string> out;
   flatten_node(YAML::Load(resolved_yaml(config)), "", out);
+  return out;
+}
+
+ModelConfig override_model_config(const ModelConfig& base, const std::vector<std::string>& overrides,
+                                  const std::string& origin) {
+  YAML::Node root(YAML::NodeType::Map);
+  root["model"] = model_to_yaml(base);
+  for (const auto& assignment : overrides) {
+    if (assignment.rfind("model.", 0) != 0) {
+      throw InputError(origin + ": --set " + assignment + ": only model.* keys describe a checkpoint");
+    }
+    apply_override(root, assignment);
+  }
+  ModelConfig out;
+  FieldReader reader(root["model"], "model", origin);
+  fields(reader, out);
+  reader.finish();
+  out.validate(origin + ": model");
   return out;
 }
 

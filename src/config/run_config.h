@@ -50,6 +50,8 @@ struct ScheduleSection {
   double min_lr_ratio = 0.1;  // cosine/linear decay ends at this fraction of the peak
 };
 
+enum class Trainable { All, Attention, Gates };
+
 struct TrainSection {
   int64_t steps = 100;
   int64_t batch_size = 1;
@@ -68,6 +70,7 @@ struct TrainSection {
   int64_t save_every = 0;         // 0: only at the end
   int64_t keep_last = 3;
   int64_t max_bad_steps = 5;      // abort after this many non-finite steps in a row
+  Trainable trainable = Trainable::All;  // attention: q/k/v/o and gates; gates: β only
 };
 
 struct RunSection {
@@ -96,6 +99,11 @@ RunConfig parse_resolved_yaml(const std::string& text, const std::string& origin
 
 // Every leaf of the resolved config as "key.path" -> value text, for comparing two configs.
 std::map<std::string, std::string> flatten_config(const RunConfig& config);
+
+// `base` with "model.key.path=value" overrides applied and validated (what `infini convert --set`
+// takes); throws InputError naming `origin` for other keys or bad values.
+ModelConfig override_model_config(const ModelConfig& base, const std::vector<std::string>& overrides,
+                                  const std::string& origin);
 
 // Fills the vocabulary size and special ids from the tokenizer; throws InputError naming
 // `origin` when the config disagrees with it.

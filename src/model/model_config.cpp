@@ -112,6 +112,34 @@ nlohmann::json model_config_to_json(const ModelConfig& c) {
   return json;
 }
 
+namespace {
+
+// The Llama family as this decoder computes it: SiLU MLP, no biases, plain RoPE. Anything else
+// would load without error and compute something else, so it is refused by name.
+void reject_unsupported_family(const nlohmann::json& json, const std::string& where) {
+  auto is = [&](const char* key, auto value) { return json.contains(key) && json[key] == value; };
+  if (json.contains("model_type") && !is("model_type", "llama")) {
+    throw InputError(where + ": model_type '" + json["model_type"].dump() +
+                     "' is not supported (Llama-family checkpoints only: model_type \"llama\")");
+  }
+  if (json.contains("rope_scaling") && !json["rope_scaling"].is_null()) {
+    throw InputError(where + ": rope_scaling is not supported (only plain RoPE with rope_theta)");
+  }
+  for (const char* key : {"hidden_act", "hidden_activation"}) {
+    if (json.contains(key) && !is(key, "silu")) {
+      throw InputError(where + ": " + key + " " + json[key].dump() + " is not supported (only silu)");
+    }
+  }
+  for (const char* key : {"attention_bias", "mlp_bias"}) {
+    if (is(key, true)) throw InputError(where + ": " + key + " true is not supported (bias-free projections only)");
+  }
+  if (json.contains("sliding_window") && !json["sliding_window"].is_null()) {
+    throw InputError(where + ": sliding_window is not supported");
+  }
+}
+
+}  // namespace
+
 ModelConfig model_config_from_json(const nlohmann::json& json, const std::string& where) {
   if (!json.is_object()) throw InputError(where + ": expected a JSON object");
   ModelConfig c;
@@ -151,9 +179,7 @@ ModelConfig model_config_from_json(const nlohmann::json& json, const std::string
     auto kinds = read_key<std::vector<std::string>>(*infini, "layer_kinds", inner, {}, false, "a list of kind names");
     for (const auto& name : kinds) c.attention.layer_kinds.push_back(read_kind(name, where, "infini_attention.layer_kinds"));
   }
-  if (json.contains("rope_scaling") && !json["rope_scaling"].is_null()) {
-    throw InputError(where + ": rope_scaling is not supported (only plain RoPE with rope_theta)");
-  }
+  reject_unsupported_family(json, where);
   c.validate(where);
   return c;
 }

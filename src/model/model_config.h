@@ -34,6 +34,9 @@ struct ModelConfig {
   int64_t eos_token_id = 2;
   std::string torch_dtype = "float32";  // the dtype checkpoints are written in
   InfiniAttentionConfig attention;
+  // Run configs only (never in config.json): start from this checkpoint's weights, converted to
+  // this config's attention when the kinds differ (model/convert.h).
+  std::string init_from;
 
   int64_t resolved_head_dim() const { return head_dim > 0 ? head_dim : hidden_size / num_attention_heads; }
   AttentionKind layer_kind(int64_t layer) const;

@@ -14,6 +14,7 @@
 #include "eval/gates.h"
 #include "eval/perplexity.h"
 #include "model/checkpoint.h"
+#include "model/convert.h"
 #include "model/flops.h"
 #include "train/lr_schedule.h"
 
@@ -38,6 +39,20 @@ std::string config_hash(const RunConfig& config) {
 }
 
 bool is_shard_directory(const std::string& path) { return fs::exists(path + "/manifest.json"); }
+
+bool is_gate(const std::string& name) {
+  const std::string suffix = ".self_attn.gate";
+  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_trainable(const std::string& name, Trainable trainable) {
+  switch (trainable) {
+    case Trainable::All: return true;
+    case Trainable::Attention: return name.find(".self_attn.") != std::string::npos;
+    case Trainable::Gates: return is_gate(name);
+  }
+  return true;
+}
 
 bool aligns_to_segments(const ModelConfig& model) {
   for (int64_t layer = 0; layer < model.num_hidden_layers; ++layer) {
@@ -71,6 +86,9 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   const auto& origin = options_.config_origin;
   set_threads(static_cast<int>(config_.run.threads));
   torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
+  if (config_.data.tokenizer.empty() && !config_.model.init_from.empty()) {
+    config_.data.tokenizer = tokenizer_path(config_.model.init_from);  // the weights' own tokenizer
+  }
   if (config_.data.tokenizer.empty()) throw InputError(origin + ": data.tokenizer: needed to train");
   if (config_.data.train.empty()) throw InputError(origin + ": data.train: needed to train");
   if (!fs::exists(config_.data.train)) throw InputError(origin + ": data.train: " + config_.data.train + " does not exist");
@@ -128,8 +146,16 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   if (!config_.data.validation.empty()) validation_ = open_corpus(config_.data.validation, tokenizer_);
 
   if (resume.empty()) {
-    model_ = Decoder(config_.model);
-    model_->initialise(static_cast<uint64_t>(config_.run.seed));
+    if (config_.model.init_from.empty()) {
+      model_ = Decoder(config_.model);
+      model_->initialise(static_cast<uint64_t>(config_.run.seed));
+    } else {
+      // Continual pre-training: the checkpoint's weights under this config's attention.
+      Decoder source = load_model(config_.model.init_from);
+      model_ = convert_weights(source, config_.model);
+      spdlog::info("initialised from {} ({} → {} attention)", config_.model.init_from,
+                   attention_kind_name(source->config().attention.kind), attention_kind_name(config_.model.attention.kind));
+    }
     model_->to(device_);
     auto parameters = model_->parameters();
     comm_->broadcast(parameters);
@@ -153,9 +179,15 @@ void Trainer::build_optimizer() {
   AdamWGroup matrices{"matrices", {}, config_.train.optimizer.lr, config_.train.optimizer.weight_decay};
   AdamWGroup vectors{"vectors", {}, config_.train.optimizer.lr, 0.0};
   AdamWGroup gates{"gates", {}, config_.train.optimizer.gate_lr, config_.train.optimizer.gate_weight_decay};
+  trainable_.clear();
   for (const auto& item : model_->named_parameters()) {
     const auto& name = item.key();
-    if (name.size() > 5 && name.compare(name.size() - 5, 5, ".gate") == 0) {
+    if (!is_trainable(name, config_.train.trainable)) {
+      item.value().requires_grad_(false);  // frozen: no gradient is computed for it at all
+      continue;
+    }
+    trainable_.push_back(item.value());
+    if (is_gate(name)) {
       gates.parameters.emplace_back(name, item.value());
     } else if (item.value().dim() >= 2) {
       matrices.parameters.emplace_back(name, item.value());
@@ -163,6 +195,7 @@ void Trainer::build_optimizer() {
       vectors.parameters.emplace_back(name, item.value());
     }
   }
+  if (trainable_.empty()) throw InputError(options_.config_origin + ": train.trainable: the model has no such parameters");
   const auto& o = config_.train.optimizer;
   optimizer_ = std::make_unique<AdamW>(std::vector<AdamWGroup>{matrices, vectors, gates},
                                        AdamWSettings{o.beta1, o.beta2, o.eps});
@@ -231,7 +264,7 @@ StepReport Trainer::step() {
   report.loss_sum = comm_->sum(loss_sum);
 
   std::vector<torch::Tensor> grads;
-  for (auto& p : model_->parameters()) {
+  for (auto& p : trainable_) {
     if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
     grads.push_back(p.grad());
   }
@@ -306,12 +339,12 @@ std::string Trainer::save_checkpoint() {
   return dir;
 }
 
-void Trainer::update_best_link() {
+void Trainer::update_link(const std::string& name, int64_t step) {
   if (!comm_->is_main()) return;
-  // RUN_DIR/best points at the best checkpoint; replaced by a rename, never left missing.
-  const auto link = config_.run.dir + "/best", staging = link + ".new";
+  // RUN_DIR/NAME points at a checkpoint; replaced by a rename, never left missing.
+  const auto link = config_.run.dir + "/" + name, staging = link + ".new";
   fs::remove(staging);
-  fs::create_directory_symlink("checkpoints/" + checkpoint_dir_name(state_.best_step), staging);
+  fs::create_directory_symlink("checkpoints/" + checkpoint_dir_name(step), staging);
   fs::rename(staging, link);
 }
 
@@ -371,7 +404,7 @@ void Trainer::log_validation(const ValidationReport& report) {
     state_.best_validation_loss = loss;
     state_.best_step = state_.step;
     save_checkpoint();
-    update_best_link();
+    update_link("best", state_.best_step);
   }
   if (comm_->is_main()) {
     progress_->clear();
@@ -420,6 +453,7 @@ TrainResult Trainer::run(const StopSignal* stop) {
   }
   if (validation_ && validated_step != state_.step) log_validation(validate());
   result.checkpoint = save_checkpoint();
+  update_link("final", state_.step);
   result.step = state_.step;
   result.finished = true;
   return result;

@@ -75,7 +75,7 @@ class Trainer {
   void build_optimizer();
   void log_progress(const StepReport& report);
   void log_validation(const ValidationReport& report);
-  void update_best_link();
+  void update_link(const std::string& name, int64_t step);
 
   RunConfig config_;
   TrainerOptions options_;
@@ -87,6 +87,7 @@ class Trainer {
   std::unique_ptr<Corpus> validation_;
   Decoder model_{nullptr};
   std::unique_ptr<AdamW> optimizer_;
+  std::vector<torch::Tensor> trainable_;  // train.trainable's parameters
   std::unique_ptr<MetricsLog> metrics_;
   std::unique_ptr<ProgressBar> progress_;
   TrainerState state_;
