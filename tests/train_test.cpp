@@ -291,3 +291,22 @@ TEST_F(TrainTest, InitFromConvertsACheckpointAndStartsAtStepZero) {
   EXPECT_TRUE(torch::equal(continued.model()->named_parameters()["model.layers.0.self_attn.gate"],
                            params["model.layers.0.self_attn.gate"]));
 }
+
+TEST_F(TrainTest, TwoStageContinualConfigsChain) {
+  // Stage 1's model, then stage 2 reading it through init_from: full becomes infini, sizes stay.
+  const std::string stage1 = std::string(INFINI_SOURCE_DIR) + "/configs/continual/stage1-full-short.yaml";
+  const std::string stage2 = std::string(INFINI_SOURCE_DIR) + "/configs/continual/stage2-infini-long.yaml";
+  auto first = load_run_config(stage1);
+  EXPECT_EQ(first.model.layer_kind(0), AttentionKind::Full);
+  ASSERT_EQ(test::run_infini("init --config " + stage1 + " --tokenizer " + test::shared_tokenizer() + " --out " +
+                             (dir_ / "stage1"))
+                .status,
+            0);
+  auto second = load_run_config(stage2, {"model.init_from=" + (dir_ / "stage1")});
+  EXPECT_EQ(second.model.layer_kind(3), AttentionKind::Infini);
+  EXPECT_EQ(second.model.hidden_size, first.model.hidden_size);
+  EXPECT_EQ(second.model.num_hidden_layers, first.model.num_hidden_layers);
+  EXPECT_TRUE(second.model.tie_word_embeddings);
+  EXPECT_EQ(second.model.attention.gate_init, -3.0);
+  EXPECT_EQ(second.train.sequence_length, 4 * second.model.attention.segment_length);
+}
