@@ -77,10 +77,7 @@ TEST(TensorBoard, WriterFramesAVersionEventThenScalars) {
     writer.scalar("train/loss", 2, 2.5);
     path = writer.path();
   }
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream data;
-  data << in.rdbuf();
-  const auto frames = read_frames(data.str());
+  const auto frames = read_frames(test::read_text(path));
   ASSERT_EQ(frames.size(), 3u);
   EXPECT_NE(frames[0].find("brain.Event:2"), std::string::npos);
   EXPECT_NE(frames[2].find("train/loss"), std::string::npos);

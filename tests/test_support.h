@@ -35,6 +35,8 @@ const std::string& shared_tokenizer();
 
 // Writes `text` to `path`.
 void write_text(const std::string& path, const std::string& text);
+// The bytes of `path` ("" when it cannot be read).
+std::string read_text(const std::string& path);
 // Generated English-like text of about `words` words (deterministic).
 std::string generated_text(int64_t words, uint64_t seed = 1);
 

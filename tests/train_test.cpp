@@ -20,13 +20,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
 class TrainTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -66,7 +59,7 @@ class TrainTest : public ::testing::Test {
 
   // Polls `file` until it contains `needle` (at most 30 s).
   static void wait_for(const std::string& file, const std::string& needle) {
-    for (int i = 0; i < 3000 && slurp(file).find(needle) == std::string::npos; ++i) usleep(10000);
+    for (int i = 0; i < 3000 && test::read_text(file).find(needle) == std::string::npos; ++i) usleep(10000);
   }
 
   test::TempDir dir_;
@@ -174,8 +167,8 @@ TEST_F(TrainTest, ResumeIsBitExact) {
   EXPECT_NE(second.output.find("resumed from"), std::string::npos);
 
   for (const char* file : {"model.safetensors", "optimizer.safetensors", "memory_state.safetensors"}) {
-    const auto a = slurp(dir_ / ("whole/checkpoints/step-00000012/" + std::string(file)));
-    const auto b = slurp(dir_ / ("split/checkpoints/step-00000012/" + std::string(file)));
+    const auto a = test::read_text(dir_ / ("whole/checkpoints/step-00000012/" + std::string(file)));
+    const auto b = test::read_text(dir_ / ("split/checkpoints/step-00000012/" + std::string(file)));
     EXPECT_FALSE(a.empty()) << file;
     EXPECT_TRUE(a == b) << file << " differs after resume";
   }
@@ -184,7 +177,7 @@ TEST_F(TrainTest, ResumeIsBitExact) {
   for (const auto& entry : fs::directory_iterator(dir_ / "whole/checkpoints")) kept += entry.is_directory();
   EXPECT_LE(kept, 4);
   EXPECT_TRUE(fs::exists(dir_ / "whole/best/trainer_state.json"));
-  const auto metrics = slurp(dir_ / "whole/metrics.jsonl");
+  const auto metrics = test::read_text(dir_ / "whole/metrics.jsonl");
   EXPECT_NE(metrics.find("\"phase\":\"validation\""), std::string::npos);
   EXPECT_NE(metrics.find("\"gates\""), std::string::npos);
   EXPECT_TRUE(fs::exists(dir_ / "whole/train.log"));
@@ -210,7 +203,7 @@ TEST_F(TrainTest, SigtermWritesACheckpointAndResumeContinues) {
   kill(child, SIGTERM);
   int status = 0;
   waitpid(child, &status, 0);
-  const auto log = slurp(dir_ / "signal.log");
+  const auto log = test::read_text(dir_ / "signal.log");
   ASSERT_TRUE(WIFEXITED(status)) << log;
   EXPECT_EQ(WEXITSTATUS(status), 0) << log;
   EXPECT_NE(log.find("resume with:"), std::string::npos) << log;
@@ -241,8 +234,8 @@ TEST_F(TrainTest, SecondSignalExitsAtOnceLeavingCheckpointsWhole) {
   // action (killed by SIGTERM) is just as immediate.
   const bool at_once = (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGTERM) ||
                        (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
-  EXPECT_TRUE(at_once) << slurp(dir_ / "twice.log");
-  EXPECT_EQ(slurp(dir_ / "twice.log").find("stopped at step"), std::string::npos) << slurp(dir_ / "twice.log");
+  EXPECT_TRUE(at_once) << test::read_text(dir_ / "twice.log");
+  EXPECT_EQ(test::read_text(dir_ / "twice.log").find("stopped at step"), std::string::npos) << test::read_text(dir_ / "twice.log");
   // Every checkpoint directory that exists is complete and loads.
   const auto latest = latest_checkpoint(dir_ / "twice/checkpoints");
   ASSERT_FALSE(latest.empty());

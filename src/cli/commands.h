@@ -6,11 +6,17 @@
 
 namespace infini::cli {
 
+// Thrown by a command that has already said what went wrong and only sets the exit status.
+struct ExitStatus {
+  int code;
+};
+
 void add_convert_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_doctor_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
 void add_init_command(CLI::App& app);
+void add_launch_command(CLI::App& app);
 void add_tokenizer_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 

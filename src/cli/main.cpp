@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   infini::cli::add_doctor_command(app);
   infini::cli::add_eval_command(app);
   infini::cli::add_init_command(app);
+  infini::cli::add_launch_command(app);
   infini::cli::add_tokenizer_command(app);
   infini::cli::add_train_command(app);
 
@@ -64,6 +65,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     std::cerr << "infini: " << e.what() << "\n";
     return 2;
+  } catch (const infini::cli::ExitStatus& e) {
+    return e.code;
   } catch (const infini::InputError& e) {
     std::cerr << "infini: " << e.what() << "\n";
     return 2;

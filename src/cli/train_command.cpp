@@ -1,6 +1,10 @@
 // `infini train`: trains from a YAML run config (see train/trainer.h for the loop).
+#include <thread>
+
 #include "cli/commands.h"
 #include "config/run_config.h"
+#include "core/runtime.h"
+#include "distributed/c10d_communicator.h"
 #include "train/stop_signal.h"
 #include "train/trainer.h"
 #include "train/progress.h"
@@ -15,6 +19,7 @@ struct TrainFlags {
   std::string resume;
   int64_t stop_at_step = 0;
   std::string progress = "auto";
+  std::string backend = "auto";
 };
 
 void run_train(const TrainFlags& flags) {
@@ -24,9 +29,21 @@ void run_train(const TrainFlags& flags) {
   options.resume = flags.resume;
   options.stop_at_step = flags.stop_at_step;
   options.progress_bar = flags.progress == "on" || (flags.progress == "auto" && ProgressBar::on_terminal());
+  std::shared_ptr<Communicator> communicator = std::make_shared<SingleProcess>();
+  if (const auto rendezvous = rendezvous_from_environment(); rendezvous && rendezvous->world_size > 1) {
+    if (rendezvous->rank > 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
+    // Ranks on one machine share its cores rather than each taking all of them.
+    const int64_t local = std::max<int64_t>(1, std::atoi(std::getenv("LOCAL_WORLD_SIZE") ? std::getenv("LOCAL_WORLD_SIZE")
+                                                                                           : "1"));
+    if (config.run.threads == 0) {
+      config.run.threads = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()) / local);
+    }
+    communicator = connect(*rendezvous, flags.backend, parse_device(config.run.device).is_cuda());
+  }
   StopSignal stop;
-  Trainer trainer(std::move(config), options);
+  Trainer trainer(std::move(config), options, communicator);
   const auto result = trainer.run(&stop);
+  if (communicator->rank() > 0) return;
   if (result.finished) {
     spdlog::info("finished at step {}; checkpoint {}", result.step, result.checkpoint);
     return;
@@ -49,6 +66,9 @@ void add_train_command(CLI::App& app) {
                     "Stop after this step with a checkpoint, as a signal would (for time-limited jobs)");
   train->add_option("--progress", flags->progress, "Live progress bar: auto (on a terminal), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}));
+  train->add_option("--dist-backend", flags->backend,
+                    "With several ranks (RANK/WORLD_SIZE set): auto (gloo on CPU, nccl on CUDA), gloo or nccl")
+      ->check(CLI::IsMember({"auto", "gloo", "nccl"}));
   train->callback([flags] { run_train(*flags); });
 }
 

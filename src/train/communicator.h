@@ -4,6 +4,7 @@
 // implementation fills the same interface.
 #pragma once
 
+#include <string>
 #include <torch/torch.h>
 #include <vector>
 
@@ -20,6 +21,8 @@ class Communicator {
   virtual double sum(double value) = 0;
   // Rank 0's values in every rank's tensors (the initial parameters).
   virtual void broadcast(std::vector<torch::Tensor>& tensors) = 0;
+  // Every rank's `text`, in rank order (each rank's loader position, for checkpoints).
+  virtual std::vector<std::string> gather_text(const std::string& text) = 0;
   bool is_main() const { return rank() == 0; }
 };
 
@@ -30,6 +33,7 @@ class SingleProcess final : public Communicator {
   void sum(std::vector<torch::Tensor>&) override {}
   double sum(double value) override { return value; }
   void broadcast(std::vector<torch::Tensor>&) override {}
+  std::vector<std::string> gather_text(const std::string& text) override { return {text}; }
 };
 
 }  // namespace infini

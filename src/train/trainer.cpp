@@ -98,6 +98,10 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   // Training checkpoints keep the float32 master weights whatever the export dtype.
   config_.model.torch_dtype = "float32";
 
+  if (config_.train.carry_memory && comm_->world_size() > 1) {
+    throw InputError(origin + ": train.carry_memory: not supported with several ranks yet (each rank's carried "
+                     "memory would need its own checkpoint file)");
+  }
   const std::string run_dir = config_.run.dir;
   fs::create_directories(run_dir);
   if (comm_->is_main()) metrics_ = std::make_unique<MetricsLog>(run_dir);
@@ -114,13 +118,16 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   std::string shard_dir = config_.data.train;
   if (!is_shard_directory(shard_dir)) {
     shard_dir = run_dir + "/data/train";
-    PrepareOptions prepare;
-    prepare.tokenizer = tokenizer_;
-    prepare.input = config_.data.train;
-    prepare.out = shard_dir;
-    prepare.threads = static_cast<int>(config_.run.threads);
-    const auto report = prepare_shards(prepare);
-    if (!report.up_to_date) spdlog::info("tokenised {} into {} ({} tokens)", config_.data.train, shard_dir, report.tokens);
+    if (comm_->is_main()) {
+      PrepareOptions prepare;
+      prepare.tokenizer = tokenizer_;
+      prepare.input = config_.data.train;
+      prepare.out = shard_dir;
+      prepare.threads = static_cast<int>(config_.run.threads);
+      const auto report = prepare_shards(prepare);
+      if (!report.up_to_date) spdlog::info("tokenised {} into {} ({} tokens)", config_.data.train, shard_dir, report.tokens);
+    }
+    comm_->sum(0.0);  // the other ranks wait for rank 0's shards
   }
   shards_ = std::make_unique<TokenShards>(shard_dir, file_fingerprint(tokenizer_));
   int64_t corpus_bytes = 0, corpus_predicted = 0;
@@ -169,7 +176,9 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
 
   flops_per_token_ = 3.0 * forward_flops_per_token(config_.model, config_.train.sequence_length);
   const auto compute = config_.run.dtype == torch::kBFloat16 ? torch::kBFloat16 : torch::kFloat32;
+  // The job's peak: every rank's measured matmul rate (tokens/s are the job's too).
   peak_flops_ = matmul_gflops(device_.is_cuda() ? 4096 : 1024, compute, device_, 5) * 1e9;
+  peak_flops_ = comm_->sum(peak_flops_);
   progress_ = std::make_unique<ProgressBar>(config_.train.steps, options_.progress_bar && comm_->is_main());
 }
 
@@ -221,7 +230,11 @@ void Trainer::resume_from(const std::string& dir) {
   model_ = load_model(dir, device_);
   build_optimizer();
   optimizer_->load_state(read_optimizer_state(dir), state_.optimizer_steps, dir + "/optimizer.safetensors");
-  loader_->restore(state_.loader);
+  if (state_.world_size != comm_->world_size()) {
+    throw InputError(dir + ": written by " + std::to_string(state_.world_size) + " ranks; resume it with as many (this job has " +
+                     std::to_string(comm_->world_size()) + ")");
+  }
+  loader_->restore(comm_->world_size() > 1 ? state_.rank_loaders.at(static_cast<size_t>(comm_->rank())) : state_.loader);
   restore_rng_state(state_.rng, origin);
   carried_ = read_carried_state(dir, device_);
   state_.config = resolved_yaml(config_);
@@ -326,6 +339,13 @@ ValidationReport Trainer::validate() {
 std::string Trainer::save_checkpoint() {
   if (saved_step_ == state_.step) return last_checkpoint_;
   state_.loader = loader_->state();
+  state_.world_size = comm_->world_size();
+  state_.rank_loaders.clear();
+  if (comm_->world_size() > 1) {
+    for (const auto& text : comm_->gather_text(state_.loader.to_json().dump())) {
+      state_.rank_loaders.push_back(LoaderState::from_json(nlohmann::json::parse(text)));
+    }
+  }
   state_.rng = rng_state();
   const auto dir = checkpoints_dir() + "/" + checkpoint_dir_name(state_.step);
   if (comm_->is_main()) {
@@ -444,7 +464,9 @@ TrainResult Trainer::run(const StopSignal* stop) {
       validated_step = state_.step;
     }
     if (train.save_every > 0 && state_.step % train.save_every == 0) save_checkpoint();
-    const bool asked = stop != nullptr && stop->requested();
+    bool asked = stop != nullptr && stop->requested();
+    // Every rank must stop after the same step (saving is collective): stop if any rank was asked.
+    if (comm_->world_size() > 1) asked = comm_->sum(asked ? 1.0 : 0.0) > 0;
     if ((asked || state_.step == options_.stop_at_step) && state_.step < train.steps) {
       result.checkpoint = save_checkpoint();
       result.step = state_.step;

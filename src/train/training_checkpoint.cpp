@@ -46,7 +46,11 @@ std::vector<std::pair<int64_t, std::string>> checkpoints_in(const std::string& c
 }  // namespace
 
 nlohmann::json TrainerState::to_json() const {
+  nlohmann::json ranks = nlohmann::json::array();
+  for (const auto& l : rank_loaders) ranks.push_back(l.to_json());
   return {{"step", step},
+          {"world_size", world_size},
+          {"rank_loaders", ranks},
           {"optimizer_steps", optimizer_steps},
           {"tokens_seen", tokens_seen},
           {"loader", loader.to_json()},
@@ -67,6 +71,8 @@ TrainerState TrainerState::from_json(const nlohmann::json& json, const std::stri
     s.optimizer_steps = json.at("optimizer_steps").get<int64_t>();
     s.tokens_seen = json.at("tokens_seen").get<int64_t>();
     s.loader = LoaderState::from_json(json.at("loader"));
+    s.world_size = json.value("world_size", int64_t{1});
+    for (const auto& l : json.value("rank_loaders", nlohmann::json::array())) s.rank_loaders.push_back(LoaderState::from_json(l));
     s.rng = json.at("rng").get<std::string>();
     s.config = json.at("config").get<std::string>();
     s.config_hash = json.at("config_hash").get<std::string>();

@@ -25,6 +25,8 @@ struct TrainerState {
   int64_t optimizer_steps = 0;
   int64_t tokens_seen = 0;
   LoaderState loader;
+  int64_t world_size = 1;
+  std::vector<LoaderState> rank_loaders;  // with several ranks: each rank's position, in rank order
   std::string rng;           // the CPU generator's state, hex
   std::string config;        // the resolved YAML
   std::string config_hash;
