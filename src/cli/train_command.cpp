@@ -33,8 +33,8 @@ void run_train(const TrainFlags& flags) {
   if (const auto rendezvous = rendezvous_from_environment(); rendezvous && rendezvous->world_size > 1) {
     if (rendezvous->rank > 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
     // Ranks on one machine share its cores rather than each taking all of them.
-    const int64_t local = std::max<int64_t>(1, std::atoi(std::getenv("LOCAL_WORLD_SIZE") ? std::getenv("LOCAL_WORLD_SIZE")
-                                                                                           : "1"));
+    const char* local_ranks = std::getenv("LOCAL_WORLD_SIZE");
+    const int64_t local = std::max(1, local_ranks != nullptr ? std::atoi(local_ranks) : 1);
     if (config.run.threads == 0) {
       config.run.threads = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()) / local);
     }
