@@ -22,16 +22,4 @@ std::vector<LayerGates> gate_statistics(const Decoder& decoder) {
   return out;
 }
 
-nlohmann::json gates_to_json(const std::vector<LayerGates>& gates) {
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& g : gates) {
-    out.push_back({{"layer", g.layer},
-                   {"mean", g.mean},
-                   {"local_heads", g.local_heads},
-                   {"memory_heads", g.memory_heads},
-                   {"values", g.values}});
-  }
-  return out;
-}
-
 }  // namespace infini

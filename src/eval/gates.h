@@ -3,7 +3,6 @@
 // mixers (the paper's Figure 3). Gates that all stay at 0.5 are the failure public ports hit.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <vector>
 
 #include "model/decoder.h"
@@ -22,6 +21,5 @@ constexpr double kLocalGate = 0.1, kMemoryGate = 0.9;
 
 // One entry per infini layer, in layer order.
 std::vector<LayerGates> gate_statistics(const Decoder& decoder);
-nlohmann::json gates_to_json(const std::vector<LayerGates>& gates);
 
 }  // namespace infini
