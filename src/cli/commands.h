@@ -15,6 +15,7 @@ void add_convert_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_doctor_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_generate_command(CLI::App& app);
 void add_init_command(CLI::App& app);
 void add_launch_command(CLI::App& app);
 void add_tokenizer_command(CLI::App& app);

@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
   infini::cli::add_data_command(app);
   infini::cli::add_doctor_command(app);
   infini::cli::add_eval_command(app);
+  infini::cli::add_generate_command(app);
   infini::cli::add_init_command(app);
   infini::cli::add_launch_command(app);
   infini::cli::add_tokenizer_command(app);

@@ -1,0 +1,30 @@
+// Decoding with the memory carried: a prompt of any length streams through the model segment by
+// segment (so its memory holds the whole prompt), then new tokens are produced one at a time,
+// greedily or by temperature / nucleus (top-p) sampling.
+//
+// The model runs whole segments, so a token inside the current segment is predicted by running
+// that segment's tokens so far from the memory at the segment's start; a full segment is then
+// written into the memory. Every prediction is exactly the teacher-forced one on the same tokens.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "model/decoder.h"
+
+namespace infini {
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 64;
+  double temperature = 0.0;  // 0: greedy
+  double top_p = 1.0;
+  uint64_t seed = 0;
+  int64_t stop_token = -1;   // stop after producing it (the eos id); -1: never
+};
+
+// The new tokens after `prompt` (which should start with bos). `on_token` sees each as it comes.
+std::vector<int64_t> generate(Decoder& decoder, const std::vector<int64_t>& prompt, const GenerateOptions& options,
+                              const std::function<void(int64_t)>& on_token = {});
+
+}  // namespace infini
