@@ -4,6 +4,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "data/tokenizer.h"
@@ -171,6 +172,46 @@ TEST(EvalPpl, PeakMemoryDoesNotGrowWithDocumentLength) {
   std::cout << "peak RSS: " << short_tokens << " tokens " << short_peak / 1048576 << " MiB, " << long_tokens
             << " tokens " << long_peak / 1048576 << " MiB\n";
   EXPECT_LT(long_peak, 1.10 * short_peak);
+}
+
+TEST(EvalPpl, SeveralCheckpointsWithTheMemoryAblationFeedTheReport) {
+  test::TempDir dir;
+  auto first = tiny_checkpoint(dir, "--set model.infini_attention.gate_init=2");
+  auto second_init = test::run_infini("init --config " + std::string(INFINI_SOURCE_DIR) + "/configs/tiny.yaml --tokenizer " +
+                                      test::shared_tokenizer() + " --out " + (dir / "second") + " --set run.seed=5");
+  ASSERT_EQ(second_init.status, 0) << second_init.output;
+  test::write_text(dir / "doc.txt", test::generated_text(300));
+  auto alone = test::run_infini("eval ppl --checkpoint " + first + " --data " + (dir / "doc.txt") + " --out " + (dir / "a.json"));
+  ASSERT_EQ(alone.status, 0) << alone.output;
+  auto both = test::run_infini("eval ppl --checkpoint " + first + " --checkpoint " + (dir / "second") + " --data " +
+                               (dir / "doc.txt") + " --memory-ablation --out " + (dir / "b.json"));
+  ASSERT_EQ(both.status, 0) << both.output;
+  const auto single = read_json(dir / "a.json");
+  const auto results = read_json(dir / "b.json");
+  ASSERT_TRUE(results.is_array());
+  ASSERT_EQ(results.size(), 4u);  // each checkpoint with memory, then reset every segment
+  EXPECT_EQ(results[0]["total"], single["total"]);
+  EXPECT_EQ(results[0]["memory"], true);
+  EXPECT_EQ(results[1]["memory"], false);
+  EXPECT_EQ(results[2]["checkpoint"], dir / "second");
+  EXPECT_NE(results[0]["total"]["nll"], results[1]["total"]["nll"]);
+  EXPECT_NE(results[0]["total"]["nll"], results[2]["total"]["nll"]);
+  // Gate init 2 everywhere: sigmoid(2) for every head of both layers.
+  ASSERT_EQ(results[0]["gates"].size(), 2u);
+  EXPECT_NEAR(results[0]["gates"][1]["values"][3].get<double>(), 1.0 / (1.0 + std::exp(-2.0)), 1e-6);
+  EXPECT_GT(results[0]["timing"]["tokens_per_second"].get<double>(), 0.0);
+  EXPECT_EQ(results[0]["model"]["infini_attention"]["kind"], "infini");
+
+  auto report = test::run_infini("report " + (dir / "b.json") + " --out " + (dir / "report"));
+  ASSERT_EQ(report.status, 0) << report.output;
+  const auto md = test::read_text(dir / "report/report.md");
+  EXPECT_NE(md.find("| ckpt | infini (linear) | 4.2 KiB ("), std::string::npos) << md;
+  EXPECT_NE(md.find(fmt::format(" | 64 | {:.2f} |", single["total"]["ppl"].get<double>())), std::string::npos) << md;
+  EXPECT_NE(md.find("| second without memory | infini (linear) | reset every segment | 64 |"), std::string::npos) << md;
+
+  auto clash = test::run_infini("eval ppl --checkpoint " + first + " --data " + (dir / "doc.txt") +
+                                " --memory-ablation --no-memory");
+  EXPECT_EQ(clash.status, 2) << clash.output;
 }
 
 TEST(Cli, BadInputExitsWithStatusTwoNamingTheProblem) {

@@ -15,9 +15,11 @@ void add_convert_command(CLI::App& app);
 void add_data_command(CLI::App& app);
 void add_doctor_command(CLI::App& app);
 void add_eval_command(CLI::App& app);
+void add_eval_passkey_command(CLI::App& eval);  // under `eval`
 void add_generate_command(CLI::App& app);
 void add_init_command(CLI::App& app);
 void add_launch_command(CLI::App& app);
+void add_report_command(CLI::App& app);
 void add_tokenizer_command(CLI::App& app);
 void add_train_command(CLI::App& app);
 

@@ -42,6 +42,7 @@ int main(int argc, char** argv) {
   infini::cli::add_generate_command(app);
   infini::cli::add_init_command(app);
   infini::cli::add_launch_command(app);
+  infini::cli::add_report_command(app);
   infini::cli::add_tokenizer_command(app);
   infini::cli::add_train_command(app);
 

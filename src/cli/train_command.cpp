@@ -7,7 +7,7 @@
 #include "distributed/c10d_communicator.h"
 #include "train/stop_signal.h"
 #include "train/trainer.h"
-#include "train/progress.h"
+#include "core/progress.h"
 
 namespace infini::cli {
 

@@ -20,6 +20,8 @@ const Choices<ScheduleKind> kSchedules = {
     {"cosine", ScheduleKind::Cosine}, {"linear", ScheduleKind::Linear}, {"constant", ScheduleKind::Constant}};
 const Choices<Trainable> kTrainables = {
     {"all", Trainable::All}, {"attention", Trainable::Attention}, {"gates", Trainable::Gates}};
+const Choices<TrainTask> kTasks = {{"documents", TrainTask::Documents}, {"passkey", TrainTask::Passkey}};
+const Choices<PasskeyLoss> kPasskeyLosses = {{"all", PasskeyLoss::All}, {"answer", PasskeyLoss::Answer}};
 const Choices<std::string> kStorageDtypes = {{"float32", "float32"}, {"bfloat16", "bfloat16"}};
 
 }  // namespace
@@ -58,6 +60,8 @@ void fields(F& f, DataSection& c) {
   f("tokenizer", c.tokenizer);
   f("train", c.train);
   f("validation", c.validation);
+  f.choice("task", c.task, kTasks);
+  f.choice("passkey_loss", c.passkey_loss, kPasskeyLosses);
 }
 
 template <class F>

@@ -18,10 +18,17 @@
 
 namespace infini {
 
+enum class TrainTask { Documents, Passkey };
+enum class PasskeyLoss { All, Answer };
+
 struct DataSection {
   std::string tokenizer;   // SentencePiece model; empty until a tokenizer exists
-  std::string train;       // PATH as `--data` accepts it
+  std::string train;       // PATH as `--data` accepts it (task documents)
   std::string validation;  // PATH as `--data` accepts it
+  // documents: long documents from `train`; passkey: generated passkey sequences of
+  // train.sequence_length + 1 tokens (data/passkey_loader.h), `train` unused.
+  TrainTask task = TrainTask::Documents;
+  PasskeyLoss passkey_loss = PasskeyLoss::All;  // answer: the loss on the key's tokens only
 };
 
 struct EvalSection {

@@ -45,6 +45,17 @@ int64_t peak_device_bytes() {
 #endif
 }
 
+void reset_peak_memory() {
+  // Writing 5 to clear_refs resets VmHWM to the current RSS (Linux 4.0 and later).
+  std::ofstream("/proc/self/clear_refs") << "5";
+#ifdef INFINI_WITH_CUDA
+  if (!torch::cuda::is_available()) return;
+  for (int64_t d = 0; d < static_cast<int64_t>(torch::cuda::device_count()); ++d) {
+    c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<int>(d));
+  }
+#endif
+}
+
 CpuFeatures cpu_features() {
   CpuFeatures cpu;
   std::ifstream info("/proc/cpuinfo");

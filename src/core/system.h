@@ -17,6 +17,9 @@ int64_t peak_rss_bytes();
 // Peak CUDA memory allocated by this process's caching allocator, in bytes; 0 without CUDA.
 int64_t peak_device_bytes();
 
+// Starts both peaks again from the current use, so one process can measure several runs.
+void reset_peak_memory();
+
 struct CpuFeatures {
   std::string model;
   bool avx2 = false;

@@ -11,10 +11,9 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json.hpp>
-#include <torch/torch.h>
 #include <vector>
 
+#include "data/batch_source.h"
 #include "data/token_shards.h"
 
 namespace infini {
@@ -32,34 +31,14 @@ struct LoaderOptions {
   int64_t align = 1;
 };
 
-struct LoaderState {
-  int64_t epoch = 0;
-  int64_t cursor = 0;                 // next position in this rank's share of the epoch's order
-  std::vector<int64_t> row_document;  // -1: the row takes the next document when it needs one
-  std::vector<int64_t> row_offset;    // next input token within the row's document
 
-  nlohmann::json to_json() const;
-  static LoaderState from_json(const nlohmann::json& json);
-  bool operator==(const LoaderState& other) const;
-};
-
-struct LoaderBatch {
-  torch::Tensor inputs;   // [batch, sequence] int64
-  torch::Tensor targets;  // [batch, sequence] int64, -100 where a row has no document (padding)
-  torch::Tensor starts;   // [batch, sequence] bool: a document's first input token
-  int64_t tokens = 0;     // predicted (non-padding) tokens
-  bool end_of_data = false;  // repeat = false and every document has been served
-};
-
-constexpr int64_t kIgnoreTarget = -100;
-
-class DocumentLoader {
+class DocumentLoader : public BatchSource {
  public:
   DocumentLoader(const TokenShards& shards, LoaderOptions options);
 
-  LoaderBatch next();
-  const LoaderState& state() const { return state_; }
-  void restore(const LoaderState& state);
+  LoaderBatch next() override;
+  LoaderState state() const override { return state_; }
+  void restore(const LoaderState& state) override;
   // This rank's documents in epoch `epoch`, in the order it serves them.
   std::vector<int64_t> epoch_documents(int64_t epoch) const;
 

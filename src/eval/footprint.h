@@ -1,6 +1,8 @@
 // Memory footprint of a model's long-context state, by the paper's Table 1 formulas, beside what
-// was measured. Sizes are per sequence (batch row).
+// was measured. Sizes are per sequence (batch row); H counts key/value heads.
 #pragma once
+
+#include <c10/core/ScalarType.h>
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -11,7 +13,10 @@ namespace infini {
 
 struct Footprint {
   int64_t memory_state_bytes = 0;             // infini layers: d_key·(d_value+1)·H·l, float32
-  int64_t kv_cache_bytes_full_attention = 0;  // (d_key+d_value)·H·L·l at the longest document
+  int64_t kv_cache_bytes_full_attention = 0;  // (d_key+d_value)·H·L·l at the document length L
+  int64_t transformer_xl_bytes = 0;           // (d_key+d_value)·H·N·l, N the segment length
+  int64_t length = 0;                         // L: the longest document's tokens
+  int64_t segment_length = 0;                 // N
   int64_t parameters = 0;
   int64_t peak_rss_bytes = 0;
   int64_t peak_device_bytes = 0;
@@ -23,7 +28,12 @@ struct Footprint {
 
 // Elements of compressive memory per sequence: Σ over infini layers of d·(d+1)·kv_heads.
 int64_t memory_state_elements(const ModelConfig& config);
-// Elements of K and V that full attention caches for `length` tokens: 2·d·kv_heads·length·layers.
+// Elements of K and V that attention caches for `length` tokens in every layer: 2·d·kv_heads·length·layers.
 int64_t kv_cache_elements(const ModelConfig& config, int64_t length);
+
+// The formula sizes for documents of `length` tokens at `segment_length`, the caches in
+// `cache_dtype` (the memory is always float32). Parameters and peaks are left 0.
+Footprint formula_footprint(const ModelConfig& config, int64_t length, int64_t segment_length,
+                            c10::ScalarType cache_dtype);
 
 }  // namespace infini

@@ -22,4 +22,27 @@ std::vector<LayerGates> gate_statistics(const Decoder& decoder) {
   return out;
 }
 
+std::string gate_class(double value) {
+  if (value > kMemoryGate) return "memory";
+  if (value < kLocalGate) return "local";
+  return "mixer";
+}
+
+nlohmann::json gates_to_json(const std::vector<LayerGates>& layers) {
+  auto out = nlohmann::json::array();
+  for (const auto& gates : layers) {
+    auto classes = nlohmann::json::array();
+    for (double v : gates.values) classes.push_back(gate_class(v));
+    const auto heads = static_cast<int64_t>(gates.values.size());
+    out.push_back({{"layer", gates.layer},
+                   {"values", gates.values},
+                   {"classes", classes},
+                   {"mean", gates.mean},
+                   {"memory_heads", gates.memory_heads},
+                   {"local_heads", gates.local_heads},
+                   {"mixer_heads", heads - gates.memory_heads - gates.local_heads}});
+  }
+  return out;
+}
+
 }  // namespace infini

@@ -3,6 +3,8 @@
 // mixers (the paper's Figure 3). Gates that all stay at 0.5 are the failure public ports hit.
 #pragma once
 
+#include <nlohmann/json.hpp>
+#include <string>
 #include <vector>
 
 #include "model/decoder.h"
@@ -21,5 +23,11 @@ constexpr double kLocalGate = 0.1, kMemoryGate = 0.9;
 
 // One entry per infini layer, in layer order.
 std::vector<LayerGates> gate_statistics(const Decoder& decoder);
+
+// "memory" (> 0.9), "local" (< 0.1) or "mixer".
+std::string gate_class(double value);
+
+// [{"layer", "values", "classes", "mean", "memory_heads", "local_heads", "mixer_heads"}...]
+nlohmann::json gates_to_json(const std::vector<LayerGates>& layers);
 
 }  // namespace infini

@@ -1,8 +1,10 @@
 #include "eval/perplexity.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 
+#include "core/progress.h"
 #include "core/runtime.h"
 #include "core/system.h"
 
@@ -55,12 +57,17 @@ double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const 
 
 PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, const PerplexityOptions& options) {
   c10::InferenceMode inference;
+  reset_peak_memory();
   PerplexityResult result;
   result.options = options;
   if (result.options.segment_length <= 0) result.options.segment_length = decoder->config().attention.segment_length;
-  int64_t longest = 0;
+  result.model = model_config_to_json(decoder->config());
+  result.gates = gate_statistics(decoder);
+  int64_t longest = 0, scored = 0;
   size_t documents = corpus.size();
   if (options.max_documents > 0) documents = std::min(documents, static_cast<size_t>(options.max_documents));
+  ProgressBar progress(static_cast<int64_t>(documents), options.progress_bar);
+  const auto began = std::chrono::steady_clock::now();
   for (size_t i = 0; i < documents; ++i) {
     TokenizedDocument document = corpus.load(i);
     const auto limit = static_cast<size_t>(options.max_tokens_per_document + 1);
@@ -76,16 +83,20 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
     score.tokens = static_cast<int64_t>(document.tokens.size()) - 1;
     score.nll = document_nll(decoder, document.tokens, result.options, result.by_position);
     longest = std::max<int64_t>(longest, static_cast<int64_t>(document.tokens.size()));
+    scored += score.tokens;
+    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+    const double rate = result.seconds > 0 ? static_cast<double>(scored) / result.seconds : 0.0;
+    const double ppl = std::exp(score.nll / static_cast<double>(std::max<int64_t>(1, score.tokens)));
     if (options.log_documents) {
-      spdlog::info("{}: {} tokens, ppl {:.3f}", score.name, score.tokens,
-                   std::exp(score.nll / std::max<int64_t>(1, score.tokens)));
+      progress.clear();
+      spdlog::info("{}: {} tokens, ppl {:.3f}", score.name, score.tokens, ppl);
     }
+    progress.update(static_cast<int64_t>(i + 1), fmt::format("{:.0f} tok/s, last {} ppl {:.2f}", rate, score.name, ppl),
+                    result.seconds / static_cast<double>(i + 1));
     result.documents.push_back(std::move(score));
   }
-  const auto& config = decoder->config();
-  const int64_t cache_element = c10::elementSize(options.dtype);
-  result.footprint.memory_state_bytes = memory_state_elements(config) * 4;  // M and z are float32
-  result.footprint.kv_cache_bytes_full_attention = kv_cache_elements(config, longest) * cache_element;
+  progress.clear();
+  result.footprint = formula_footprint(decoder->config(), longest, result.options.segment_length, options.dtype);
   result.footprint.parameters = decoder->parameter_count();
   result.footprint.peak_rss_bytes = peak_rss_bytes();
   result.footprint.peak_device_bytes = peak_device_bytes();
@@ -112,14 +123,19 @@ nlohmann::json PerplexityResult::to_json() const {
                          {"nll", b.nll},
                          {"ppl", b.tokens > 0 ? std::exp(b.nll / static_cast<double>(b.tokens)) : 0.0}});
   }
-  return {{"checkpoint", checkpoint},
+  return {{"kind", "ppl"},
+          {"checkpoint", checkpoint},
+          {"data", data},
+          {"model", model},
           {"segment_length", options.segment_length},
           {"memory", options.memory},
           {"dtype", dtype_name(options.dtype)},
           {"documents", docs},
           {"total", total},
+          {"timing", {{"seconds", seconds}, {"tokens_per_second", seconds > 0 ? static_cast<double>(tokens) / seconds : 0.0}}},
           {"by_position", positions},
-          {"footprint", footprint.to_json()}};
+          {"footprint", footprint.to_json()},
+          {"gates", gates_to_json(gates)}};
 }
 
 }  // namespace infini

@@ -8,6 +8,7 @@
 
 #include "data/corpus.h"
 #include "eval/footprint.h"
+#include "eval/gates.h"
 #include "model/decoder.h"
 
 namespace infini {
@@ -21,6 +22,7 @@ struct PerplexityOptions {
   int64_t max_documents = 0;            // 0: all
   int64_t max_tokens_per_document = 0;  // predicted tokens per document; 0: the whole document
   bool log_documents = true;            // one log line per document
+  bool progress_bar = false;            // a live line over documents with tokens/s (a terminal)
 };
 
 struct DocumentScore {
@@ -38,7 +40,11 @@ struct PositionBucket {
 
 struct PerplexityResult {
   std::string checkpoint;
+  std::string data;  // the --data path
   PerplexityOptions options;
+  nlohmann::json model;  // the checkpoint's config.json
+  std::vector<LayerGates> gates;
+  double seconds = 0.0;  // scoring time, loading excluded
   std::vector<DocumentScore> documents;
   std::vector<PositionBucket> by_position;
   Footprint footprint;
@@ -51,6 +57,7 @@ struct PerplexityResult {
 double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const PerplexityOptions& options,
                     std::vector<PositionBucket>& buckets);
 
+// Scores every document (within the options' limits); the peaks in the footprint are this call's.
 PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, const PerplexityOptions& options);
 
 }  // namespace infini

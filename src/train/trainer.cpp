@@ -9,7 +9,6 @@
 #include "core/files.h"
 #include "core/runtime.h"
 #include "core/system.h"
-#include "data/prepare.h"
 #include "data/tokenizer.h"
 #include "eval/gates.h"
 #include "eval/perplexity.h"
@@ -38,8 +37,6 @@ std::string config_hash(const RunConfig& config) {
   return fingerprint(fixed);
 }
 
-bool is_shard_directory(const std::string& path) { return fs::exists(path + "/manifest.json"); }
-
 bool is_gate(const std::string& name) {
   const std::string suffix = ".self_attn.gate";
   return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -50,14 +47,6 @@ bool is_trainable(const std::string& name, Trainable trainable) {
     case Trainable::All: return true;
     case Trainable::Attention: return name.find(".self_attn.") != std::string::npos;
     case Trainable::Gates: return is_gate(name);
-  }
-  return true;
-}
-
-bool aligns_to_segments(const ModelConfig& model) {
-  for (int64_t layer = 0; layer < model.num_hidden_layers; ++layer) {
-    const auto kind = model.layer_kind(layer);
-    if (kind == AttentionKind::Xl || kind == AttentionKind::Full) return false;
   }
   return true;
 }
@@ -90,8 +79,6 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
     config_.data.tokenizer = tokenizer_path(config_.model.init_from);  // the weights' own tokenizer
   }
   if (config_.data.tokenizer.empty()) throw InputError(origin + ": data.tokenizer: needed to train");
-  if (config_.data.train.empty()) throw InputError(origin + ": data.train: needed to train");
-  if (!fs::exists(config_.data.train)) throw InputError(origin + ": data.train: " + config_.data.train + " does not exist");
   tokenizer_ = config_.data.tokenizer;
   Tokenizer tokenizer(tokenizer_);
   bind_tokenizer(config_.model, tokenizer, origin);
@@ -114,40 +101,8 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   }
   if (!resume.empty() && !fs::is_directory(resume)) throw InputError(resume + ": no such checkpoint directory");
 
-  // Training data: prepared shards, or text prepared into the run directory once.
-  std::string shard_dir = config_.data.train;
-  if (!is_shard_directory(shard_dir)) {
-    shard_dir = run_dir + "/data/train";
-    if (comm_->is_main()) {
-      PrepareOptions prepare;
-      prepare.tokenizer = tokenizer_;
-      prepare.input = config_.data.train;
-      prepare.out = shard_dir;
-      prepare.threads = static_cast<int>(config_.run.threads);
-      const auto report = prepare_shards(prepare);
-      if (!report.up_to_date) spdlog::info("tokenised {} into {} ({} tokens)", config_.data.train, shard_dir, report.tokens);
-    }
-    comm_->sum(0.0);  // the other ranks wait for rank 0's shards
-  }
-  shards_ = std::make_unique<TokenShards>(shard_dir, file_fingerprint(tokenizer_));
-  int64_t corpus_bytes = 0, corpus_predicted = 0;
-  for (size_t d = 0; d < shards_->documents(); ++d) {
-    corpus_bytes += static_cast<int64_t>(shards_->entry(d).bytes);
-    corpus_predicted += static_cast<int64_t>(shards_->entry(d).tokens) - 1;
-  }
-  bytes_per_token_ = corpus_predicted > 0 ? static_cast<double>(corpus_bytes) / static_cast<double>(corpus_predicted) : 0.0;
-
+  data_ = open_training_data(config_, *comm_, origin);
   const int64_t segment = config_.model.attention.segment_length;
-  LoaderOptions loader;
-  loader.batch_size = config_.train.batch_size;
-  loader.sequence_length = config_.train.sequence_length;
-  loader.seed = static_cast<uint64_t>(config_.run.seed);
-  loader.rank = comm_->rank();
-  loader.world_size = comm_->world_size();
-  // Memory resets per row at segment boundaries; an xl/full cache only for the whole batch, at
-  // the start of a sequence.
-  loader.align = aligns_to_segments(config_.model) ? segment : config_.train.sequence_length;
-  loader_ = std::make_unique<DocumentLoader>(*shards_, loader);
   bptt_ = {segment, config_.train.bptt_segments, config_.train.checkpoint_segments};
 
   if (!config_.data.validation.empty()) validation_ = open_corpus(config_.data.validation, tokenizer_);
@@ -234,7 +189,7 @@ void Trainer::resume_from(const std::string& dir) {
     throw InputError(dir + ": written by " + std::to_string(state_.world_size) + " ranks; resume it with as many (this job has " +
                      std::to_string(comm_->world_size()) + ")");
   }
-  loader_->restore(comm_->world_size() > 1 ? state_.rank_loaders.at(static_cast<size_t>(comm_->rank())) : state_.loader);
+  data_.source->restore(comm_->world_size() > 1 ? state_.rank_loaders.at(static_cast<size_t>(comm_->rank())) : state_.loader);
   restore_rng_state(state_.rng, origin);
   carried_ = read_carried_state(dir, device_);
   state_.config = resolved_yaml(config_);
@@ -250,7 +205,7 @@ StepReport Trainer::step() {
   std::vector<LoaderBatch> batches;
   int64_t local_tokens = 0;
   for (size_t m = 0; m < micro_batches; ++m) {
-    batches.push_back(loader_->next());
+    batches.push_back(data_.source->next());
     local_tokens += batches.back().tokens;
   }
   // The loss is the mean over every predicted token of the step on all ranks, so summing the
@@ -338,7 +293,7 @@ ValidationReport Trainer::validate() {
 
 std::string Trainer::save_checkpoint() {
   if (saved_step_ == state_.step) return last_checkpoint_;
-  state_.loader = loader_->state();
+  state_.loader = data_.source->state();
   state_.world_size = comm_->world_size();
   state_.rank_loaders.clear();
   if (comm_->world_size() > 1) {
@@ -374,12 +329,13 @@ void Trainer::log_progress(const StepReport& report) {
   window_.steps += 1;
   const double tokens_per_second = window_.seconds > 0 ? static_cast<double>(window_.tokens) / window_.seconds : 0.0;
   const double mean_loss = window_.tokens > 0 ? window_.loss_sum / static_cast<double>(window_.tokens) : 0.0;
-  progress_->update(state_.step, mean_loss, tokens_per_second, window_.seconds / static_cast<double>(window_.steps));
+  progress_->update(state_.step, fmt::format("loss {:.4f} {:.0f} tok/s", mean_loss, tokens_per_second),
+                   window_.seconds / static_cast<double>(window_.steps));
   const bool last = state_.step == config_.train.steps;
   if (state_.step % config_.train.log_every != 0 && !last) return;
 
   const double mfu = peak_flops_ > 0 ? flops_per_token_ * tokens_per_second / peak_flops_ : 0.0;
-  const double bits_per_byte = bytes_per_token_ > 0 ? mean_loss / std::log(2.0) / bytes_per_token_ : 0.0;
+  const double bits_per_byte = data_.bytes_per_token > 0 ? mean_loss / std::log(2.0) / data_.bytes_per_token : 0.0;
   const auto gates = gate_statistics(model_);
   nlohmann::json gate_record = nlohmann::json::object();
   std::string gate_text;

@@ -14,16 +14,15 @@
 
 #include "config/run_config.h"
 #include "data/corpus.h"
-#include "data/loader.h"
-#include "data/token_shards.h"
 #include "model/decoder.h"
 #include "train/bptt.h"
 #include "train/communicator.h"
 #include "train/metrics.h"
 #include "train/optimizer.h"
-#include "train/progress.h"
+#include "core/progress.h"
 #include "train/stop_signal.h"
 #include "train/training_checkpoint.h"
+#include "train/training_data.h"
 
 namespace infini {
 
@@ -81,8 +80,7 @@ class Trainer {
   std::shared_ptr<Communicator> comm_;
   torch::Device device_;
   std::string tokenizer_;
-  std::unique_ptr<TokenShards> shards_;
-  std::unique_ptr<DocumentLoader> loader_;
+  TrainingData data_;
   std::unique_ptr<Corpus> validation_;
   Decoder model_{nullptr};
   std::unique_ptr<AdamW> optimizer_;
@@ -92,7 +90,6 @@ class Trainer {
   TrainerState state_;
   std::vector<ModelState> carried_;  // per micro-batch, with train.carry_memory
   BpttOptions bptt_;
-  double bytes_per_token_ = 0.0;     // of the training corpus, for bits/byte
   double flops_per_token_ = 0.0;     // forward + backward model FLOPs
   double peak_flops_ = 0.0;          // measured matmul rate, FLOP/s
   int64_t saved_step_ = -1;

@@ -1,5 +1,6 @@
-// Progress while training. On a terminal, one live line redrawn in place (step/total, loss,
-// tokens/s, ETA); in a pipe or CI nothing is redrawn: the periodic log lines are the progress.
+// Progress of a long command. On a terminal, one live line redrawn in place (bar, done/total,
+// the caller's detail such as loss and tokens/s, ETA); in a pipe or CI nothing is redrawn: the
+// periodic log lines are the progress.
 #pragma once
 
 #include <cstdint>
@@ -11,9 +12,12 @@ class ProgressBar {
  public:
   ProgressBar(int64_t total, bool enabled);  // enabled: stderr is a terminal (see on_terminal)
   ~ProgressBar();
-  void update(int64_t step, double loss, double tokens_per_second, double seconds_per_step);
+  // `done` of `total` units finished; `detail` is printed after the count; `seconds_per_unit`
+  // (the recent rate) gives the ETA.
+  void update(int64_t done, const std::string& detail, double seconds_per_unit);
   // Clears the live line so a log line can be printed cleanly.
   void clear();
+  bool enabled() const { return enabled_; }
   static bool on_terminal();
 
  private:

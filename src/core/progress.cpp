@@ -1,7 +1,8 @@
-#include "train/progress.h"
+#include "core/progress.h"
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -26,14 +27,15 @@ ProgressBar::~ProgressBar() { clear(); }
 
 bool ProgressBar::on_terminal() { return ::isatty(STDERR_FILENO) == 1; }
 
-void ProgressBar::update(int64_t step, double loss, double tokens_per_second, double seconds_per_step) {
+void ProgressBar::update(int64_t done, const std::string& detail, double seconds_per_unit) {
   if (!enabled_) return;
   constexpr int kWidth = 24;
-  const int filled = static_cast<int>(kWidth * static_cast<double>(step) / static_cast<double>(total_));
+  const double fraction = total_ > 0 ? std::min(1.0, static_cast<double>(done) / static_cast<double>(total_)) : 0.0;
+  const int filled = static_cast<int>(kWidth * fraction);
   std::string bar(filled, '#');
   bar.append(kWidth - filled, '.');
-  std::fprintf(stderr, "\r\033[K[%s] %ld/%ld loss %.4f %.0f tok/s ETA %s", bar.c_str(), step, total_, loss,
-               tokens_per_second, format_duration(seconds_per_step * static_cast<double>(total_ - step)).c_str());
+  std::fprintf(stderr, "\r\033[K[%s] %ld/%ld %s ETA %s", bar.c_str(), done, total_, detail.c_str(),
+               format_duration(seconds_per_unit * static_cast<double>(total_ - done)).c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

@@ -1,0 +1,104 @@
+#include "eval/passkey_eval.h"
+
+#include <chrono>
+#include <map>
+#include <random>
+
+#include "core/progress.h"
+#include "eval/generate.h"
+
+namespace infini {
+
+std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_int_distribution<int64_t> draw(PasskeyTask::kMinKey, PasskeyTask::kMaxKey);
+  std::vector<int64_t> keys;
+  for (int64_t i = 0; i < count; ++i) keys.push_back(draw(rng));
+  return keys;
+}
+
+PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, const PasskeyOptions& options) {
+  PasskeyTask task(tokenizer);
+  PasskeyResult result;
+  result.options = options;
+  result.model = model_config_to_json(decoder->config());
+  const auto keys = passkey_keys(options.keys, options.seed);
+  const auto total = static_cast<int64_t>(options.lengths.size() * options.depths.size() * keys.size());
+  ProgressBar progress(total, options.progress_bar);
+  double seconds = 0.0;
+  int64_t tokens = 0;
+  for (const int64_t length : options.lengths) {
+    for (const double depth : options.depths) {
+      for (const int64_t key : keys) {
+        const auto began = std::chrono::steady_clock::now();
+        const auto prompt = task.prompt(length, depth, key);
+        GenerateOptions decoding;
+        decoding.max_new_tokens = static_cast<int64_t>(prompt.answer.size());
+        const auto produced = generate(decoder, prompt.tokens, decoding);
+        PasskeyTrial trial;
+        trial.length = length;
+        trial.depth = depth;
+        trial.key = key;
+        trial.key_position = prompt.key_position;
+        trial.answer_tokens = static_cast<int64_t>(prompt.answer.size());
+        for (size_t i = 0; i < prompt.answer.size(); ++i) trial.correct_tokens += produced[i] == prompt.answer[i];
+        trial.decoded = tokenizer.decode(produced);
+        trial.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+        seconds += trial.seconds;
+        tokens += length;
+        result.trials.push_back(trial);
+        const auto done = static_cast<int64_t>(result.trials.size());
+        progress.update(done, fmt::format("length {} depth {:.2f}: {:.0f} tok/s", length, depth, tokens / seconds),
+                        seconds / static_cast<double>(done));
+      }
+      const auto& last = result.trials.back();
+      progress.clear();
+      spdlog::info("passkey length {} depth {:.2f}: key {} answered '{}' ({}/{} tokens)", length, depth, last.key,
+                   last.decoded, last.correct_tokens, last.answer_tokens);
+    }
+  }
+  progress.clear();
+  return result;
+}
+
+nlohmann::json PasskeyResult::to_json() const {
+  auto trials_json = nlohmann::json::array();
+  struct Cell {
+    int64_t correct = 0, tokens = 0, exact = 0, trials = 0;
+  };
+  std::map<std::pair<int64_t, double>, Cell> cells;
+  for (const auto& t : trials) {
+    trials_json.push_back({{"length", t.length},
+                           {"depth", t.depth},
+                           {"key", t.key},
+                           {"key_position", t.key_position},
+                           {"answer_tokens", t.answer_tokens},
+                           {"correct_tokens", t.correct_tokens},
+                           {"decoded", t.decoded},
+                           {"seconds", t.seconds}});
+    auto& cell = cells[{t.length, t.depth}];
+    cell.correct += t.correct_tokens;
+    cell.tokens += t.answer_tokens;
+    cell.exact += t.correct_tokens == t.answer_tokens;
+    cell.trials += 1;
+  }
+  auto accuracy = nlohmann::json::array();
+  for (const auto& [where, cell] : cells) {
+    accuracy.push_back({{"length", where.first},
+                        {"depth", where.second},
+                        {"accuracy", cell.tokens > 0 ? static_cast<double>(cell.correct) / static_cast<double>(cell.tokens) : 0.0},
+                        {"exact", static_cast<double>(cell.exact) / static_cast<double>(cell.trials)},
+                        {"trials", cell.trials}});
+  }
+  return {{"kind", "passkey"},
+          {"checkpoint", checkpoint},
+          {"model", model},
+          {"keys", options.keys},
+          {"seed", options.seed},
+          {"lengths", options.lengths},
+          {"depths", options.depths},
+          {"trials", trials_json},
+          {"accuracy", accuracy}};
+}
+
+}  // namespace infini

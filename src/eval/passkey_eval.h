@@ -1,0 +1,51 @@
+// `infini eval passkey`: the paper's passkey retrieval (Appendix B, Table 3). For every length,
+// depth and key, the prompt (data/passkey.h) streams through the model with its memory carried,
+// the answer is decoded greedily, and each answer token is checked against the key's: token-level
+// accuracy per length and depth, averaged over the keys.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "data/passkey.h"
+#include "model/decoder.h"
+
+namespace infini {
+
+struct PasskeyOptions {
+  std::vector<int64_t> lengths;                 // prompt tokens
+  std::vector<double> depths = {0.0, 0.5, 1.0}; // start, middle, end
+  int64_t keys = 5;                             // random keys per length and depth
+  uint64_t seed = 0;
+  bool progress_bar = false;
+};
+
+struct PasskeyTrial {
+  int64_t length = 0;
+  double depth = 0.0;
+  int64_t key = 0;
+  int64_t key_position = 0;
+  int64_t answer_tokens = 0;
+  int64_t correct_tokens = 0;  // answer tokens decoded right, position by position
+  std::string decoded;         // what the model answered
+  double seconds = 0.0;
+};
+
+struct PasskeyResult {
+  std::string checkpoint;
+  nlohmann::json model;  // the checkpoint's config.json
+  PasskeyOptions options;
+  std::vector<PasskeyTrial> trials;
+
+  // {"kind": "passkey", ..., "trials": [...], "accuracy": [{"length", "depth", "accuracy", "exact"}]}
+  nlohmann::json to_json() const;
+};
+
+// The keys drawn for a seed: the same for every length and depth, so cells compare.
+std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed);
+
+PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, const PasskeyOptions& options);
+
+}  // namespace infini

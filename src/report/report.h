@@ -1,0 +1,33 @@
+// `infini report`: the results of `eval ppl`, `eval passkey` and `eval gates` side by side, as
+// a Markdown report, a JSON summary and SVG charts (report/svg.h):
+//   1. perplexity laid out like the paper's Table 2 (model, memory size and compression ratio,
+//      segment length, perplexity and bits/byte per corpus), and the memory footprint by the
+//      Table 1 formulas beside the measured peaks;
+//   2. perplexity against position in the document, each model with and without memory;
+//   3. passkey accuracy laid out like Table 3 (lengths across, start/middle/end in each cell);
+//   4. the gate map per model (Figure 3), flagging gates that never left 0.5.
+#pragma once
+
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace infini {
+
+struct ReportInputs {
+  std::vector<nlohmann::json> ppl, passkey, gates;
+};
+
+// Reads result files (one result object or an array of them each); InputError naming the file
+// when one is unreadable or of an unknown kind.
+ReportInputs read_report_inputs(const std::vector<std::string>& paths);
+
+// File name → contents: report.md, report.json and the SVG charts it links.
+std::map<std::string, std::string> render_report(const ReportInputs& inputs);
+
+// A short name for a checkpoint path: its last component, with the run's name before a
+// `final`, `best` or `step-N` ("runs/books-small/final" → "books-small/final").
+std::string checkpoint_label(const std::string& path);
+
+}  // namespace infini

@@ -1,0 +1,200 @@
+#include "report/svg.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <sstream>
+
+#include <fmt/format.h>
+
+namespace infini::svg {
+
+namespace {
+
+constexpr double kWidth = 720, kHeight = 420;
+constexpr double kLeft = 70, kRight = 190, kTop = 40, kBottom = 55;  // the legend sits on the right
+const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
+                                "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
+
+std::string number(double value) {
+  const double magnitude = std::fabs(value);
+  if (magnitude >= 1e6 && std::fmod(value, 1048576.0) == 0) return fmt::format("{:g}M", value / 1048576.0);
+  if (magnitude >= 1024 && std::fmod(value, 1024.0) == 0) return fmt::format("{:g}K", value / 1024.0);
+  return fmt::format("{:g}", value);
+}
+
+// Maps data to pixels on one axis, linear or logarithmic.
+struct Axis {
+  double low, high, from, to;
+  bool log;
+  double operator()(double v) const {
+    const double a = log ? std::log2(low) : low, b = log ? std::log2(high) : high;
+    const double t = ((log ? std::log2(v) : v) - a) / (b - a);
+    return from + t * (to - from);
+  }
+};
+
+std::vector<double> log_ticks(double low, double high) {
+  std::vector<double> ticks;
+  for (double t = std::exp2(std::floor(std::log2(low))); t <= high * 1.0001; t *= 2) {
+    if (t >= low * 0.9999) ticks.push_back(t);
+  }
+  while (ticks.size() > 10) {  // every other power of two
+    std::vector<double> fewer;
+    for (size_t i = 0; i < ticks.size(); i += 2) fewer.push_back(ticks[i]);
+    ticks = fewer;
+  }
+  return ticks;
+}
+
+}  // namespace
+
+std::string escape(const std::string& text) {
+  std::string out;
+  for (const char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::vector<double> nice_ticks(double low, double high, int count) {
+  if (!(high > low)) return {low};
+  const double raw = (high - low) / std::max(1, count);
+  const double power = std::pow(10.0, std::floor(std::log10(raw)));
+  double step = power;
+  for (const double m : {1.0, 2.0, 5.0, 10.0}) {
+    step = m * power;
+    if (step >= raw) break;
+  }
+  std::vector<double> ticks;
+  for (auto k = static_cast<int64_t>(std::ceil(low / step - 1e-9)); k * step <= high + step * 1e-9; ++k) {
+    ticks.push_back(static_cast<double>(k) * step);
+  }
+  return ticks;
+}
+
+std::string render(const LinePlot& plot) {
+  double x_low = std::numeric_limits<double>::max(), x_high = std::numeric_limits<double>::lowest();
+  double y_low = x_low, y_high = x_high;
+  for (const auto& s : plot.series) {
+    for (const auto& [x, y] : s.points) {
+      if (!std::isfinite(x) || !std::isfinite(y) || (plot.log_x && x <= 0) || (plot.log_y && y <= 0)) continue;
+      x_low = std::min(x_low, x), x_high = std::max(x_high, x);
+      y_low = std::min(y_low, y), y_high = std::max(y_high, y);
+    }
+  }
+  if (x_low > x_high) x_low = 1, x_high = 2, y_low = 0, y_high = 1;  // nothing to draw
+  if (plot.y_min != 0.0 || plot.y_max != 0.0) y_low = plot.y_min, y_high = plot.y_max;
+  if (x_high == x_low) x_high = x_low * (plot.log_x ? 2 : 1) + 1;
+  if (y_high == y_low) y_high = y_low + std::max(1e-9, std::fabs(y_low) * 0.1);
+  std::vector<double> y_ticks;
+  if (plot.log_y) {
+    y_ticks = log_ticks(y_low, y_high);
+  } else {
+    y_ticks = nice_ticks(y_low, y_high, 6);
+    y_low = std::min(y_low, y_ticks.front()), y_high = std::max(y_high, y_ticks.back());
+  }
+  const auto x_ticks = plot.log_x ? log_ticks(x_low, x_high) : nice_ticks(x_low, x_high, 8);
+  const Axis xs{x_low, x_high, kLeft, kWidth - kRight, plot.log_x};
+  const Axis ys{y_low, y_high, kHeight - kBottom, kTop, plot.log_y};
+
+  std::ostringstream out;
+  out << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" viewBox="0 0 {0} {1}" )svg"
+                     R"svg(font-family="sans-serif" font-size="12">)svg" "\n",
+                     kWidth, kHeight);
+  out << fmt::format(R"svg(<rect width="{}" height="{}" fill="white"/>)svg" "\n", kWidth, kHeight);
+  out << fmt::format(R"svg(<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>)svg" "\n",
+                     (kLeft + kWidth - kRight) / 2, escape(plot.title));
+  for (const double t : y_ticks) {
+    if (t < y_low || t > y_high) continue;
+    out << fmt::format(R"svg(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#ddd"/>)svg" "\n", kLeft, ys(t),
+                       kWidth - kRight, ys(t));
+    out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="end">{}</text>)svg" "\n", kLeft - 6, ys(t) + 4, number(t));
+  }
+  for (const double t : x_ticks) {
+    if (t < x_low || t > x_high) continue;
+    out << fmt::format(R"svg(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#eee"/>)svg" "\n", xs(t), kTop,
+                       xs(t), kHeight - kBottom);
+    out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>)svg" "\n", xs(t),
+                       kHeight - kBottom + 16, number(t));
+  }
+  out << fmt::format(R"svg(<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#333"/>)svg" "\n", kLeft, kTop,
+                     kWidth - kRight - kLeft, kHeight - kBottom - kTop);
+  out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>)svg" "\n", (kLeft + kWidth - kRight) / 2,
+                     kHeight - 12, escape(plot.x_label));
+  out << fmt::format(R"svg(<text transform="translate(16 {:.1f}) rotate(-90)" text-anchor="middle">{}</text>)svg" "\n",
+                     (kTop + kHeight - kBottom) / 2, escape(plot.y_label));
+  for (size_t i = 0; i < plot.series.size(); ++i) {
+    const auto& s = plot.series[i];
+    const char* colour = kColours[i % std::size(kColours)];
+    std::string points;
+    for (const auto& [x, y] : s.points) {
+      if (!std::isfinite(x) || !std::isfinite(y) || (plot.log_x && x <= 0) || (plot.log_y && y <= 0)) continue;
+      const double cy = std::clamp(ys(y), kTop, kHeight - kBottom);
+      points += fmt::format("{}{:.1f},{:.1f}", points.empty() ? "" : " ", xs(x), cy);
+    }
+    out << fmt::format(R"svg(<polyline fill="none" stroke="{}" stroke-width="2"{} points="{}"/>)svg" "\n", colour,
+                       s.dashed ? R"svg( stroke-dasharray="6 4")svg" : "", points);
+    const double ly = kTop + 14 + 18 * static_cast<double>(i);
+    out << fmt::format(R"svg(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}" stroke-width="2"{}/>)svg" "\n",
+                       kWidth - kRight + 12, ly - 4, kWidth - kRight + 36, ly - 4, colour,
+                       s.dashed ? R"svg( stroke-dasharray="6 4")svg" : "");
+    out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}">{}</text>)svg" "\n", kWidth - kRight + 42, ly, escape(s.name));
+  }
+  out << "</svg>\n";
+  return out.str();
+}
+
+std::string render(const HeatMap& map) {
+  const size_t columns = map.values.empty() ? 0 : map.values.front().size();
+  const double cell = 44, left = 90, top = 50;
+  const double width = left + cell * static_cast<double>(std::max<size_t>(columns, 4)) + 30;
+  const double height = top + cell * static_cast<double>(map.values.size()) + 70;
+  std::ostringstream out;
+  out << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{0:.0f}" height="{1:.0f}" )svg"
+                     R"svg(viewBox="0 0 {0:.0f} {1:.0f}" font-family="sans-serif" font-size="12">)svg" "\n",
+                     width, height);
+  out << fmt::format(R"svg(<rect width="{:.0f}" height="{:.0f}" fill="white"/>)svg" "\n", width, height);
+  out << fmt::format(R"svg(<text x="10" y="22" font-size="15">{}</text>)svg" "\n", escape(map.title));
+  for (size_t r = 0; r < map.values.size(); ++r) {
+    const double y = top + cell * static_cast<double>(r);
+    out << fmt::format(R"svg(<text x="{:.0f}" y="{:.1f}" text-anchor="end">{}</text>)svg" "\n", left - 8, y + cell / 2 + 4,
+                       escape(r < map.rows.size() ? map.rows[r] : std::to_string(r)));
+    for (size_t c = 0; c < map.values[r].size(); ++c) {
+      const double v = std::clamp(map.values[r][c], 0.0, 1.0);
+      // 0 → blue (33,102,172), 0.5 → white, 1 → red (178,24,43)
+      const double t = std::fabs(v - 0.5) * 2;
+      const int red = static_cast<int>(v < 0.5 ? 255 + t * (33 - 255) : 255 + t * (178 - 255));
+      const int green = static_cast<int>(v < 0.5 ? 255 + t * (102 - 255) : 255 + t * (24 - 255));
+      const int blue = static_cast<int>(v < 0.5 ? 255 + t * (172 - 255) : 255 + t * (43 - 255));
+      const double x = left + cell * static_cast<double>(c);
+      out << fmt::format(R"svg(<rect x="{:.0f}" y="{:.0f}" width="{:.0f}" height="{:.0f}" fill="rgb({},{},{})" stroke="#999"/>)svg"
+                         "\n",
+                         x, y, cell, cell, red, green, blue);
+      out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" font-size="11" fill="{}">{:.2f}</text>)svg" "\n",
+                         x + cell / 2, y + cell / 2 + 4, t > 0.6 ? "white" : "black", map.values[r][c]);
+    }
+  }
+  const double bottom = top + cell * static_cast<double>(map.values.size());
+  for (size_t c = 0; c < columns; ++c) {
+    out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>)svg" "\n",
+                       left + cell * (static_cast<double>(c) + 0.5), bottom + 16, c);
+  }
+  out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>)svg" "\n",
+                     left + cell * static_cast<double>(columns) / 2, bottom + 36, escape(map.column_label));
+  out << fmt::format(R"svg(<text x="10" y="{:.1f}">{}</text>)svg" "\n", bottom + 58,
+                     escape(map.legend));
+  out << fmt::format(R"svg(<text transform="translate(20 {:.1f}) rotate(-90)" text-anchor="middle">{}</text>)svg" "\n",
+                     (top + bottom) / 2, escape(map.row_label));
+  out << "</svg>\n";
+  return out.str();
+}
+
+}  // namespace infini::svg

@@ -1,0 +1,89 @@
+#include "train/training_data.h"
+
+#include <filesystem>
+
+#include "core/errors.h"
+#include "core/files.h"
+#include "data/loader.h"
+#include "data/passkey_loader.h"
+#include "data/prepare.h"
+
+namespace infini {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_shard_directory(const std::string& path) { return fs::exists(path + "/manifest.json"); }
+
+// Memory resets per row at segment boundaries; an xl/full cache only for the whole batch, at the
+// start of a sequence.
+bool aligns_to_segments(const ModelConfig& model) {
+  for (int64_t layer = 0; layer < model.num_hidden_layers; ++layer) {
+    const auto kind = model.layer_kind(layer);
+    if (kind == AttentionKind::Xl || kind == AttentionKind::Full) return false;
+  }
+  return true;
+}
+
+// The fields every source's options share.
+template <class Options>
+Options shaped_options(const RunConfig& config, const Communicator& comm) {
+  Options options;
+  options.batch_size = config.train.batch_size;
+  options.sequence_length = config.train.sequence_length;
+  options.seed = static_cast<uint64_t>(config.run.seed);
+  options.rank = comm.rank();
+  options.world_size = comm.world_size();
+  return options;
+}
+
+TrainingData open_passkey(const RunConfig& config, Communicator& comm, const std::string& origin) {
+  if (!config.data.train.empty()) spdlog::warn("{}: data.train is not used with data.task passkey", origin);
+  auto options = shaped_options<PasskeyLoaderOptions>(config, comm);
+  options.answer_only = config.data.passkey_loss == PasskeyLoss::Answer;
+  auto loader = std::make_unique<PasskeyLoader>(config.data.tokenizer, options);
+  TrainingData data;
+  data.bytes_per_token = loader->bytes_per_token();
+  data.source = std::move(loader);
+  return data;
+}
+
+}  // namespace
+
+TrainingData open_training_data(const RunConfig& config, Communicator& comm, const std::string& origin) {
+  if (config.data.task == TrainTask::Passkey) return open_passkey(config, comm, origin);
+  if (config.data.train.empty()) throw InputError(origin + ": data.train: needed to train");
+  if (!fs::exists(config.data.train)) throw InputError(origin + ": data.train: " + config.data.train + " does not exist");
+
+  std::string shard_dir = config.data.train;
+  if (!is_shard_directory(shard_dir)) {
+    shard_dir = config.run.dir + "/data/train";
+    if (comm.is_main()) {
+      PrepareOptions prepare;
+      prepare.tokenizer = config.data.tokenizer;
+      prepare.input = config.data.train;
+      prepare.out = shard_dir;
+      prepare.threads = static_cast<int>(config.run.threads);
+      const auto report = prepare_shards(prepare);
+      if (!report.up_to_date) spdlog::info("tokenised {} into {} ({} tokens)", config.data.train, shard_dir, report.tokens);
+    }
+    comm.sum(0.0);  // the other ranks wait for rank 0's shards
+  }
+  TrainingData data;
+  data.shards = std::make_unique<TokenShards>(shard_dir, file_fingerprint(config.data.tokenizer));
+  int64_t corpus_bytes = 0, corpus_predicted = 0;
+  for (size_t d = 0; d < data.shards->documents(); ++d) {
+    corpus_bytes += static_cast<int64_t>(data.shards->entry(d).bytes);
+    corpus_predicted += static_cast<int64_t>(data.shards->entry(d).tokens) - 1;
+  }
+  data.bytes_per_token =
+      corpus_predicted > 0 ? static_cast<double>(corpus_bytes) / static_cast<double>(corpus_predicted) : 0.0;
+
+  auto loader = shaped_options<LoaderOptions>(config, comm);
+  loader.align = aligns_to_segments(config.model) ? config.model.attention.segment_length : config.train.sequence_length;
+  data.source = std::make_unique<DocumentLoader>(*data.shards, loader);
+  return data;
+}
+
+}  // namespace infini

@@ -1,0 +1,148 @@
+// `infini report` from fixture results: the tables carry the inputs' numbers in the paper's
+// layouts, the charts have one line per series inside the canvas, and the output directory is
+// only ever replaced by a newer report.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fmt/format.h>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <regex>
+
+#include "core/errors.h"
+#include "report/report.h"
+#include "report/svg.h"
+#include "test_support.h"
+
+using namespace infini;
+using nlohmann::json;
+
+namespace {
+
+std::string fixture(const std::string& name) { return std::string(INFINI_SOURCE_DIR) + "/tests/fixtures/report/" + name; }
+
+size_t count(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1)) ++n;
+  return n;
+}
+
+// The points of every polyline, each inside the canvas.
+std::vector<size_t> polyline_points(const std::string& svg, double width, double height) {
+  std::vector<size_t> out;
+  const std::regex polyline(R"(points="([^"]*)\")");
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), polyline); it != std::sregex_iterator(); ++it) {
+    std::istringstream points((*it)[1].str());
+    size_t n = 0;
+    for (std::string pair; points >> pair; ++n) {
+      const auto comma = pair.find(',');
+      const double x = std::stod(pair.substr(0, comma)), y = std::stod(pair.substr(comma + 1));
+      EXPECT_TRUE(x >= 0 && x <= width && y >= 0 && y <= height) << pair;
+    }
+    out.push_back(n);
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(Report, RendersThePapersLayoutsFromFixtures) {
+  const auto files = render_report(read_report_inputs({fixture("ppl.json"), fixture("passkey.json"), fixture("gates.json")}));
+  const auto& md = files.at("report.md");
+  const auto summary = json::parse(files.at("report.json"));
+
+  // Table 2: the infini model with memory, without, and the xl model; both corpora as columns.
+  EXPECT_NE(md.find("| model | attention | memory size (compression) | segment | books/test ppl | books/test bits/byte | "
+                    "math/test ppl | math/test bits/byte |"),
+            std::string::npos)
+      << md;
+  const double books = std::exp(1490.0 / 400), math = std::exp(390.0 / 200);
+  const double books_bpb = 1490.0 / (std::log(2.0) * 1600), math_bpb = 390.0 / (std::log(2.0) * 800);
+  EXPECT_NE(md.find(fmt::format("| books-small/final | infini (linear) | 4.2 KiB (23.5×) | 64 | {:.2f} | {:.3f} | {:.2f} | {:.3f} |",
+                                books, books_bpb, math, math_bpb)),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| books-small/final without memory | infini (linear) | reset every segment | 64 |"), std::string::npos);
+  EXPECT_NE(md.find(fmt::format("| xl-small/final | xl | 16.0 KiB (6.2×) | 64 | {:.2f} |", std::exp(1588.0 / 400))),
+            std::string::npos)
+      << md;
+  ASSERT_EQ(summary["table"].size(), 3u);
+  EXPECT_DOUBLE_EQ(summary["table"][0]["corpora"]["books/test"]["ppl"].get<double>(), books);
+  EXPECT_FALSE(summary["table"][2]["corpora"].contains("math/test"));
+
+  // Footprint, once per checkpoint (not for the ablation run).
+  EXPECT_NE(md.find("| books-small/final | 4.2 KiB | 16.0 KiB (N = 64) | 100.0 KiB (L = 400) | 23.5× | 120.0K | 300.0 MiB | – |"),
+            std::string::npos)
+      << md;
+  EXPECT_EQ(summary["footprint"].size(), 2u);
+
+  // Perplexity by position in doubling ranges: [0,100) [100,200) [200,400).
+  const auto& ranges = summary["by_position"]["books/test"];
+  ASSERT_EQ(ranges.size(), 3u);
+  EXPECT_EQ(ranges[2]["start"], 200);
+  EXPECT_EQ(ranges[2]["end"], 400);
+  EXPECT_NEAR(ranges[2]["ppl"]["books-small/final"].get<double>(), std::exp(710.0 / 200), 1e-9);
+  EXPECT_NEAR(ranges[2]["ppl"]["books-small/final without memory"].get<double>(), std::exp(768.0 / 200), 1e-9);
+  const auto& chart = files.at("ppl_by_position_books-test.svg");
+  EXPECT_EQ(chart.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
+  EXPECT_NE(chart.find("</svg>"), std::string::npos);
+  EXPECT_EQ(polyline_points(chart, 720, 420), (std::vector<size_t>{4, 4, 4}));
+  EXPECT_EQ(count(chart, "stroke-dasharray"), 2u);  // the ablation's line and its legend entry
+  EXPECT_EQ(polyline_points(files.at("ppl_by_position_math-test.svg"), 720, 420), (std::vector<size_t>{2}));
+
+  // Table 3: lengths across, start/middle/end per cell.
+  EXPECT_NE(md.find("| model | 1K | 4K |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| passkey-ft/final | 100/80/100 | 60/40/100 |"), std::string::npos) << md;
+  EXPECT_EQ(polyline_points(files.at("passkey.svg"), 720, 420), (std::vector<size_t>{2, 2, 2}));
+
+  // Gate maps: one per model; the stuck one is flagged, the trained one is not.
+  const auto& gates = files.at("gates_books-small-final.svg");
+  EXPECT_EQ(count(gates, "stroke=\"#999\""), 8u);  // 2 layers × 4 heads
+  EXPECT_NE(gates.find(">0.95<"), std::string::npos);
+  EXPECT_NE(gates.find("rgb(185,47,64)"), std::string::npos);  // 0.95: near the memory red
+  EXPECT_NE(md.find("| 0 | 0.525 | 1 | 1 | 2 |"), std::string::npos) << md;
+  EXPECT_TRUE(files.count("gates_stuck-final.svg"));
+  EXPECT_EQ(count(md, "**Warning:**"), 1u);
+  EXPECT_TRUE(summary["gates"]["stuck/final"]["all_near_half"].get<bool>());
+  EXPECT_FALSE(summary["gates"]["books-small/final"]["all_near_half"].get<bool>());
+}
+
+TEST(Report, RejectsUnknownInput) {
+  test::TempDir dir;
+  test::write_text(dir / "bad.json", "{\"kind\": \"weather\"}");
+  EXPECT_THROW(read_report_inputs({dir / "bad.json"}), InputError);
+  test::write_text(dir / "broken.json", "{");
+  EXPECT_THROW(read_report_inputs({dir / "broken.json"}), InputError);
+  test::write_text(dir / "partial.json", "{\"kind\": \"ppl\", \"checkpoint\": \"x\"}");
+  EXPECT_THROW(read_report_inputs({dir / "partial.json"}), InputError);
+}
+
+TEST(Report, CommandReplacesOnlyAnEarlierReport) {
+  test::TempDir dir;
+  const auto inputs = fixture("ppl.json") + " " + fixture("passkey.json");
+  auto first = test::run_infini("report " + inputs + " --out " + (dir / "report"));
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_NE(test::read_text(dir / "report/report.md").find("Passkey retrieval"), std::string::npos);
+  auto again = test::run_infini("report " + fixture("ppl.json") + " --out " + (dir / "report"));
+  ASSERT_EQ(again.status, 0) << again.output;
+  EXPECT_EQ(test::read_text(dir / "report/report.md").find("Passkey retrieval"), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir / "report/passkey.svg"));
+
+  std::filesystem::create_directory(dir / "mine");
+  test::write_text(dir / "mine/notes.txt", "keep");
+  auto refused = test::run_infini("report " + inputs + " --out " + (dir / "mine"));
+  EXPECT_EQ(refused.status, 2) << refused.output;
+  EXPECT_NE(refused.output.find("not an earlier report"), std::string::npos) << refused.output;
+  EXPECT_EQ(test::read_text(dir / "mine/notes.txt"), "keep");
+  auto missing = test::run_infini("report " + (dir / "nothing.json") + " --out " + (dir / "r2"));
+  EXPECT_EQ(missing.status, 2) << missing.output;
+  EXPECT_NE(missing.output.find("nothing.json"), std::string::npos) << missing.output;
+}
+
+TEST(Svg, NiceTicksAndEscaping) {
+  EXPECT_EQ(svg::nice_ticks(0, 10, 5), (std::vector<double>{0, 2, 4, 6, 8, 10}));
+  EXPECT_EQ(svg::nice_ticks(3.2, 4.1, 4), (std::vector<double>{3.5, 4.0}));
+  EXPECT_EQ(svg::nice_ticks(0.1, 0.7, 6).size(), 7u);
+  EXPECT_EQ(svg::escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+}
