@@ -28,8 +28,11 @@ size_t count(const std::string& text, const std::string& needle) {
   return n;
 }
 
-// The points of every polyline, each inside the canvas.
-std::vector<size_t> polyline_points(const std::string& svg, double width, double height) {
+// The points of every polyline, each inside the canvas of the width and height the svg declares.
+std::vector<size_t> polyline_points(const std::string& svg) {
+  std::smatch size;
+  EXPECT_TRUE(std::regex_search(svg, size, std::regex(R"re(<svg [^>]*width="([0-9.]+)" height="([0-9.]+)")re")));
+  const double width = std::stod(size[1].str()), height = std::stod(size[2].str());
   std::vector<size_t> out;
   const std::regex polyline(R"(points="([^"]*)\")");
   for (auto it = std::sregex_iterator(svg.begin(), svg.end(), polyline); it != std::sregex_iterator(); ++it) {
@@ -87,14 +90,14 @@ TEST(Report, RendersThePapersLayoutsFromFixtures) {
   const auto& chart = files.at("ppl_by_position_books-test.svg");
   EXPECT_EQ(chart.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
   EXPECT_NE(chart.find("</svg>"), std::string::npos);
-  EXPECT_EQ(polyline_points(chart, 720, 420), (std::vector<size_t>{4, 4, 4}));
+  EXPECT_EQ(polyline_points(chart), (std::vector<size_t>{4, 4, 4}));
   EXPECT_EQ(count(chart, "stroke-dasharray"), 2u);  // the ablation's line and its legend entry
-  EXPECT_EQ(polyline_points(files.at("ppl_by_position_math-test.svg"), 720, 420), (std::vector<size_t>{2}));
+  EXPECT_EQ(polyline_points(files.at("ppl_by_position_math-test.svg")), (std::vector<size_t>{2}));
 
   // Table 3: lengths across, start/middle/end per cell.
   EXPECT_NE(md.find("| model | 1K | 4K |"), std::string::npos) << md;
   EXPECT_NE(md.find("| passkey-ft/final | 100/80/100 | 60/40/100 |"), std::string::npos) << md;
-  EXPECT_EQ(polyline_points(files.at("passkey.svg"), 720, 420), (std::vector<size_t>{2, 2, 2}));
+  EXPECT_EQ(polyline_points(files.at("passkey.svg")), (std::vector<size_t>{2, 2, 2}));
 
   // Gate maps: one per model; the stuck one is flagged, the trained one is not.
   const auto& gates = files.at("gates_books-small-final.svg");
@@ -106,6 +109,14 @@ TEST(Report, RendersThePapersLayoutsFromFixtures) {
   EXPECT_EQ(count(md, "**Warning:**"), 1u);
   EXPECT_TRUE(summary["gates"]["stuck/final"]["all_near_half"].get<bool>());
   EXPECT_FALSE(summary["gates"]["books-small/final"]["all_near_half"].get<bool>());
+}
+
+TEST(Report, NamesASegmentLengthOtherThanTheTrainingOne) {
+  auto inputs = read_report_inputs({fixture("ppl.json")});
+  inputs.ppl[0]["segment_length"] = 128;  // trained at 64: length generalisation
+  const auto md = render_report(inputs).at("report.md");
+  EXPECT_NE(md.find("| books-small/final (segment 128) | infini (linear) | 4.2 KiB (23.5×) | 128 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| books-small/final | infini (linear) | 4.2 KiB (23.5×) | 64 |"), std::string::npos) << md;
 }
 
 TEST(Report, RejectsUnknownInput) {
@@ -138,6 +149,14 @@ TEST(Report, CommandReplacesOnlyAnEarlierReport) {
   auto missing = test::run_infini("report " + (dir / "nothing.json") + " --out " + (dir / "r2"));
   EXPECT_EQ(missing.status, 2) << missing.output;
   EXPECT_NE(missing.output.find("nothing.json"), std::string::npos) << missing.output;
+}
+
+TEST(Report, CheckpointLabels) {
+  EXPECT_EQ(checkpoint_label("runs/books-small/final"), "books-small/final");
+  EXPECT_EQ(checkpoint_label("runs/books-small/final/"), "books-small/final");
+  EXPECT_EQ(checkpoint_label("runs/x/checkpoints/step-00000300"), "x/step-00000300");
+  EXPECT_EQ(checkpoint_label("/tmp/models/llama-infini"), "llama-infini");
+  EXPECT_EQ(checkpoint_label("best"), "best");
 }
 
 TEST(Svg, NiceTicksAndEscaping) {

@@ -1,6 +1,6 @@
-// `infini eval ppl`: perplexity of checkpoints over documents, as SPEC section 5 JSON.
+// `infini eval`: `ppl`, the perplexity of checkpoints over documents as SPEC section 5 JSON, and
+// `gates`, the gate map; registers `passkey` (eval_passkey_command.cpp).
 #include <filesystem>
-#include <iostream>
 #include <map>
 
 #include "cli/commands.h"
@@ -9,6 +9,7 @@
 #include "core/errors.h"
 #include "core/files.h"
 #include "core/progress.h"
+#include "core/system.h"
 #include "eval/perplexity.h"
 #include "model/checkpoint.h"
 
@@ -49,6 +50,7 @@ void run_ppl(const PplFlags& flags) {
   std::map<std::string, std::unique_ptr<Corpus>> corpora;  // by tokenizer fingerprint
   std::vector<std::string> fingerprints;
   for (const auto& checkpoint : flags.checkpoints) {
+    read_model_config(checkpoint);  // a bad config.json fails now, not after the checkpoints before it
     const auto tokenizer = tokenizer_path(checkpoint);
     const auto fingerprint = file_fingerprint(tokenizer);
     if (!corpora.count(fingerprint)) corpora[fingerprint] = open_corpus(flags.data, tokenizer);
@@ -58,6 +60,7 @@ void run_ppl(const PplFlags& flags) {
   auto results = nlohmann::json::array();
   for (size_t c = 0; c < flags.checkpoints.size(); ++c) {
     const auto& checkpoint = flags.checkpoints[c];
+    reset_peak_memory();  // each checkpoint's peaks: its loading and its evaluations
     Decoder decoder = load_model(checkpoint, options.device);
     decoder->to(options.dtype);
     decoder->eval();
@@ -95,8 +98,11 @@ void run_gates(const GatesFlags& flags) {
   if (gates.empty()) throw InputError(flags.checkpoint + ": the model has no infini layers, so no gates");
   for (const auto& layer : gates) {
     std::string heads;
-    for (const double v : layer.values) heads += fmt::format(" {:.3f}{}", v, gate_class(v).substr(0, 1));
-    spdlog::info("layer {:>2}: mean {:.3f}, {} memory / {} local / {} mixer heads:{}", layer.layer, layer.mean,
+    for (const double v : layer.values) {
+      const auto kind = gate_class(v);
+      heads += fmt::format(" {:.3f}{}", v, kind == "memory" ? "M" : kind == "local" ? "L" : "x");
+    }
+    spdlog::info("layer {:>2}: mean {:.3f}, {} memory / {} local / {} mixer heads (M/L/x):{}", layer.layer, layer.mean,
                  layer.memory_heads, layer.local_heads,
                  static_cast<int64_t>(layer.values.size()) - layer.memory_heads - layer.local_heads, heads);
   }

@@ -1,5 +1,6 @@
 #include "data/corpus.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "core/files.h"
@@ -11,14 +12,23 @@ namespace infini {
 
 namespace {
 
+int64_t prefix_bytes(int64_t bytes, int64_t kept, int64_t total) {
+  if (kept >= total || total == 0) return bytes;
+  return static_cast<int64_t>(static_cast<double>(bytes) * static_cast<double>(kept) / static_cast<double>(total));
+}
+
 class TextCorpus final : public Corpus {
  public:
   TextCorpus(const std::string& path, const std::string& tokenizer_path)
       : documents_(path), tokenizer_(tokenizer_path) {}
   size_t size() const override { return documents_.size(); }
-  TokenizedDocument load(size_t i) const override {
+  TokenizedDocument load(size_t i, int64_t max_tokens) const override {
     Document document = documents_.load(i);
-    return {document.name, tokenizer_.document_tokens(document.text), static_cast<int64_t>(document.text.size())};
+    auto tokens = tokenizer_.document_tokens(document.text);
+    const auto total = static_cast<int64_t>(tokens.size());
+    const int64_t kept = max_tokens > 0 ? std::min(max_tokens, total) : total;
+    tokens.resize(static_cast<size_t>(kept));
+    return {document.name, std::move(tokens), prefix_bytes(static_cast<int64_t>(document.text.size()), kept, total)};
   }
 
  private:
@@ -31,8 +41,12 @@ class ShardCorpus final : public Corpus {
   ShardCorpus(const std::string& dir, const std::string& tokenizer_path)
       : shards_(dir, file_fingerprint(tokenizer_path)) {}
   size_t size() const override { return shards_.documents(); }
-  TokenizedDocument load(size_t i) const override {
-    return {shards_.name(i), shards_.document(i), static_cast<int64_t>(shards_.entry(i).bytes)};
+  TokenizedDocument load(size_t i, int64_t max_tokens) const override {
+    const auto total = static_cast<int64_t>(shards_.entry(i).tokens);
+    const int64_t kept = max_tokens > 0 ? std::min(max_tokens, total) : total;
+    std::vector<int64_t> tokens(static_cast<size_t>(kept));
+    shards_.read(i, 0, kept, tokens.data());
+    return {shards_.name(i), std::move(tokens), prefix_bytes(static_cast<int64_t>(shards_.entry(i).bytes), kept, total)};
   }
 
  private:

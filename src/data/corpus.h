@@ -20,7 +20,11 @@ class Corpus {
  public:
   virtual ~Corpus() = default;
   virtual size_t size() const = 0;
-  virtual TokenizedDocument load(size_t document) const = 0;
+  // The document's first `max_tokens` tokens (0: all of them). The bytes of a prefix are not
+  // known without detokenising: they are counted in proportion to the tokens kept. Shards read
+  // only the prefix; text is tokenised whole and cut.
+  virtual TokenizedDocument load(size_t document, int64_t max_tokens) const = 0;
+  TokenizedDocument load(size_t document) const { return load(document, 0); }
 };
 
 // A shard directory (holding manifest.json) is read as shards, which must have been made with

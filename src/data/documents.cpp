@@ -17,11 +17,13 @@ namespace {
 bool has_extension(const fs::path& path, const std::string& ext) { return path.extension() == ext; }
 
 std::string read_whole_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw InputError(path + ": cannot read");
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
+  // Sized once and read in place: a long document costs its bytes, not the 3× of a growing stream.
+  std::string text(static_cast<size_t>(in.tellg()), '\0');
+  in.seekg(0);
+  if (!in.read(text.data(), static_cast<std::streamsize>(text.size()))) throw InputError(path + ": cannot read");
+  return text;
 }
 
 nlohmann::json parse_jsonl_line(const std::string& line, const std::string& file, int64_t number) {

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -75,16 +76,24 @@ void Tokenizer::encode_into(std::string_view text, std::vector<int64_t>& out) co
     encode_piece(text.substr(p + 1, b - p - 1), split);
     return whole == split;
   };
+  // A long document's ids grow by a quarter at a time, each chunk's room made before it is
+  // encoded (a chunk of n bytes has at most n ids): the vector's doubling would peak at 3× its size.
+  auto append = [&](std::string_view piece) {
+    if (out.capacity() - out.size() < piece.size() + 1) {
+      out.reserve(std::max(out.size() + piece.size() + 1, out.size() + out.size() / 4));
+    }
+    encode_piece(piece, out);
+  };
   size_t start = 0;
   while (text.size() - start > 2 * kChunk) {
     const size_t limit = start + 2 * kChunk;  // below text.size() - 1, so text[p + 1] exists
     size_t p = text.find(' ', start + kChunk);
     while (p < limit && !clean_split(p)) p = text.find(' ', p + 1);
     if (p >= limit) break;  // no clean split point: encode the rest whole
-    encode_piece(text.substr(start, p - start), out);
+    append(text.substr(start, p - start));
     start = p + 1;
   }
-  encode_piece(text.substr(start), out);
+  append(text.substr(start));
 }
 
 std::vector<int64_t> Tokenizer::encode(const std::string& text) const {

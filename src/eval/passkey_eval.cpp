@@ -48,7 +48,8 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
         tokens += length;
         result.trials.push_back(trial);
         const auto done = static_cast<int64_t>(result.trials.size());
-        progress.update(done, fmt::format("length {} depth {:.2f}: {:.0f} tok/s", length, depth, tokens / seconds),
+        progress.update(done, fmt::format("length {} depth {:.2f}: {:.0f} tok/s", length, depth,
+                                                seconds > 0 ? static_cast<double>(tokens) / seconds : 0.0),
                         seconds / static_cast<double>(done));
       }
       const auto& last = result.trials.back();

@@ -57,7 +57,6 @@ double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const 
 
 PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, const PerplexityOptions& options) {
   c10::InferenceMode inference;
-  reset_peak_memory();
   PerplexityResult result;
   result.options = options;
   if (result.options.segment_length <= 0) result.options.segment_length = decoder->config().attention.segment_length;
@@ -66,25 +65,27 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
   int64_t longest = 0, scored = 0;
   size_t documents = corpus.size();
   if (options.max_documents > 0) documents = std::min(documents, static_cast<size_t>(options.max_documents));
+  {
+    // One untimed segment first: thread pools, BLAS buffers and the allocator warm up on it, so
+    // tokens/s is the steady rate whatever the documents' lengths.
+    ModelState warm;
+    auto tokens = torch::full({1, std::min<int64_t>(result.options.segment_length, 512)}, decoder->config().bos_token_id,
+                              torch::TensorOptions(torch::kInt64).device(options.device));
+    decoder->forward(tokens, warm);
+  }
   ProgressBar progress(static_cast<int64_t>(documents), options.progress_bar);
-  const auto began = std::chrono::steady_clock::now();
   for (size_t i = 0; i < documents; ++i) {
-    TokenizedDocument document = corpus.load(i);
-    const auto limit = static_cast<size_t>(options.max_tokens_per_document + 1);
-    if (options.max_tokens_per_document > 0 && document.tokens.size() > limit) {
-      // The bytes of a prefix are not known without detokenising: count them in proportion.
-      document.bytes = static_cast<int64_t>(static_cast<double>(document.bytes) * static_cast<double>(limit) /
-                                            static_cast<double>(document.tokens.size()));
-      document.tokens.resize(limit);
-    }
+    const TokenizedDocument document =
+        corpus.load(i, options.max_tokens_per_document > 0 ? options.max_tokens_per_document + 1 : 0);
     DocumentScore score;
     score.name = document.name;
     score.bytes = document.bytes;
     score.tokens = static_cast<int64_t>(document.tokens.size()) - 1;
+    const auto began = std::chrono::steady_clock::now();  // scoring only: reading and tokenising excluded
     score.nll = document_nll(decoder, document.tokens, result.options, result.by_position);
+    result.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     longest = std::max<int64_t>(longest, static_cast<int64_t>(document.tokens.size()));
     scored += score.tokens;
-    result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     const double rate = result.seconds > 0 ? static_cast<double>(scored) / result.seconds : 0.0;
     const double ppl = std::exp(score.nll / static_cast<double>(std::max<int64_t>(1, score.tokens)));
     if (options.log_documents) {

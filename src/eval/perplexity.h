@@ -44,7 +44,7 @@ struct PerplexityResult {
   PerplexityOptions options;
   nlohmann::json model;  // the checkpoint's config.json
   std::vector<LayerGates> gates;
-  double seconds = 0.0;  // scoring time, loading excluded
+  double seconds = 0.0;  // scoring time; reading and tokenising the documents excluded
   std::vector<DocumentScore> documents;
   std::vector<PositionBucket> by_position;
   Footprint footprint;
@@ -57,7 +57,8 @@ struct PerplexityResult {
 double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const PerplexityOptions& options,
                     std::vector<PositionBucket>& buckets);
 
-// Scores every document (within the options' limits); the peaks in the footprint are this call's.
+// Scores every document (within the options' limits). The footprint's peaks are the process's
+// since the last reset_peak_memory() (core/system.h).
 PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, const PerplexityOptions& options);
 
 }  // namespace infini

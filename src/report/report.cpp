@@ -39,6 +39,13 @@ std::string human_length(int64_t tokens) {
   return std::to_string(tokens);
 }
 
+std::string depth_name(double depth) {
+  if (depth == 0.0) return "start";
+  if (depth == 0.5) return "middle";
+  if (depth == 1.0) return "end";
+  return fmt::format("{:g}", depth);
+}
+
 std::string slug(const std::string& text) {
   std::string out;
   for (const char c : text) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '-';
@@ -84,9 +91,14 @@ StateSize state_size(const json& result) {
   return size;
 }
 
+// The checkpoint, and how it was run when not as trained: "books-small/final (segment 512) without memory".
 std::string row_name(const json& result) {
-  return checkpoint_label(result.at("checkpoint").get<std::string>()) +
-         (result.value("memory", true) ? "" : " without memory");
+  std::string name = checkpoint_label(result.at("checkpoint").get<std::string>());
+  const auto segment = result.at("segment_length").get<int64_t>();
+  if (segment != result.at("model").at("infini_attention").value("segment_length", segment)) {
+    name += " (segment " + std::to_string(segment) + ")";
+  }
+  return name + (result.value("memory", true) ? "" : " without memory");
 }
 
 // Section 1: Table 2 and the footprint table.
@@ -95,7 +107,7 @@ void perplexity_tables(const ReportInputs& in, std::ostringstream& md, json& sum
   std::map<std::string, std::map<std::string, json>> cells;  // row → corpus → result
   for (const auto& r : in.ppl) {
     const auto corpus = corpus_label(r.value("data", std::string("documents")));
-    const auto row = row_name(r) + "@" + std::to_string(r.at("segment_length").get<int64_t>());
+    const auto row = row_name(r);
     if (std::find(corpora.begin(), corpora.end(), corpus) == corpora.end()) corpora.push_back(corpus);
     if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
     cells[row][corpus] = r;
@@ -156,6 +168,7 @@ void perplexity_tables(const ReportInputs& in, std::ostringstream& md, json& sum
                       f.value("peak_device_bytes", 0.0) > 0 ? human_bytes(f.at("peak_device_bytes").get<double>()) : "–");
     footprints.push_back({{"model", row_name(r)}, {"footprint", f}});
   }
+  md << "\n";
   summary["footprint"] = footprints;
 }
 
@@ -206,6 +219,14 @@ void position_section(const ReportInputs& in, std::ostringstream& md, json& summ
       names.push_back(series.name);
       ranges.push_back(merged);
     }
+    double low = 0, high = 0;
+    for (const auto& series : plot.series) {
+      for (const auto& point : series.points) {
+        low = low == 0 ? point.second : std::min(low, point.second);
+        high = std::max(high, point.second);
+      }
+    }
+    plot.log_y = low > 0 && high / low > 10;  // models far apart: a log scale keeps every line readable
     const auto chart = "ppl_by_position_" + slug(corpus) + ".svg";
     files[chart] = svg::render(plot);
     md << "### " << corpus << "\n\n![perplexity by position](" << chart << ")\n\n| positions |";
@@ -249,10 +270,7 @@ void passkey_section(const ReportInputs& in, std::ostringstream& md, json& summa
     }
   }
   std::string depth_names;
-  for (const double d : depths) {
-    depth_names += (depth_names.empty() ? "" : "/") +
-                   (d == 0.0 ? std::string("start") : d == 0.5 ? std::string("middle") : d == 1.0 ? std::string("end") : fmt::format("{:g}", d));
-  }
+  for (const double d : depths) depth_names += (depth_names.empty() ? "" : "/") + depth_name(d);
   md << "## Passkey retrieval (laid out like the paper's Table 3)\n\nToken-level accuracy (%) per length; each cell "
      << depth_names << ".\n\n| model |";
   for (const auto l : lengths) md << " " << human_length(l) << " |";
@@ -280,7 +298,7 @@ void passkey_section(const ReportInputs& in, std::ostringstream& md, json& summa
     }
     md << "\n";
     for (const double d : depths) {
-      svg::Series series{fmt::format("{} @{:g}", name, d), {}, false};
+      svg::Series series{name + ", " + depth_name(d), {}, false};
       for (const auto l : lengths) {
         const auto found = accuracy.find({l, d});
         if (found != accuracy.end()) series.points.emplace_back(static_cast<double>(l), found->second);

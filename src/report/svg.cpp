@@ -11,8 +11,9 @@ namespace infini::svg {
 
 namespace {
 
-constexpr double kWidth = 720, kHeight = 420;
-constexpr double kLeft = 70, kRight = 190, kTop = 40, kBottom = 55;  // the legend sits on the right
+constexpr double kPlotWidth = 460, kHeight = 420;
+constexpr double kLeft = 70, kTop = 40, kBottom = 55;
+constexpr double kCharWidth = 7;  // about, for 12px sans-serif: sizes the legend column
 const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                 "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
 
@@ -34,8 +35,17 @@ struct Axis {
   }
 };
 
+// Powers of two (token counts); 1-2-5 steps per decade when the range spans more than 2^10.
 std::vector<double> log_ticks(double low, double high) {
   std::vector<double> ticks;
+  if (high / low > 1024) {
+    for (double decade = std::pow(10.0, std::floor(std::log10(low))); decade <= high; decade *= 10) {
+      for (const double m : {1.0, 2.0, 5.0}) {
+        if (m * decade >= low * 0.9999 && m * decade <= high * 1.0001) ticks.push_back(m * decade);
+      }
+    }
+    return ticks;
+  }
   for (double t = std::exp2(std::floor(std::log2(low))); t <= high * 1.0001; t *= 2) {
     if (t >= low * 0.9999) ticks.push_back(t);
   }
@@ -101,21 +111,25 @@ std::string render(const LinePlot& plot) {
     y_ticks = nice_ticks(y_low, y_high, 6);
     y_low = std::min(y_low, y_ticks.front()), y_high = std::max(y_high, y_ticks.back());
   }
+  size_t longest = 0;
+  for (const auto& s : plot.series) longest = std::max(longest, s.name.size());
+  const double right = std::clamp(kCharWidth * static_cast<double>(longest) + 60, 120.0, 480.0);
+  const double width = kLeft + kPlotWidth + right;
   const auto x_ticks = plot.log_x ? log_ticks(x_low, x_high) : nice_ticks(x_low, x_high, 8);
-  const Axis xs{x_low, x_high, kLeft, kWidth - kRight, plot.log_x};
+  const Axis xs{x_low, x_high, kLeft, width - right, plot.log_x};
   const Axis ys{y_low, y_high, kHeight - kBottom, kTop, plot.log_y};
 
   std::ostringstream out;
   out << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{0}" height="{1}" viewBox="0 0 {0} {1}" )svg"
                      R"svg(font-family="sans-serif" font-size="12">)svg" "\n",
-                     kWidth, kHeight);
-  out << fmt::format(R"svg(<rect width="{}" height="{}" fill="white"/>)svg" "\n", kWidth, kHeight);
+                     width, kHeight);
+  out << fmt::format(R"svg(<rect width="{}" height="{}" fill="white"/>)svg" "\n", width, kHeight);
   out << fmt::format(R"svg(<text x="{}" y="22" font-size="15" text-anchor="middle">{}</text>)svg" "\n",
-                     (kLeft + kWidth - kRight) / 2, escape(plot.title));
+                     (kLeft + width - right) / 2, escape(plot.title));
   for (const double t : y_ticks) {
     if (t < y_low || t > y_high) continue;
     out << fmt::format(R"svg(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#ddd"/>)svg" "\n", kLeft, ys(t),
-                       kWidth - kRight, ys(t));
+                       width - right, ys(t));
     out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="end">{}</text>)svg" "\n", kLeft - 6, ys(t) + 4, number(t));
   }
   for (const double t : x_ticks) {
@@ -126,8 +140,8 @@ std::string render(const LinePlot& plot) {
                        kHeight - kBottom + 16, number(t));
   }
   out << fmt::format(R"svg(<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#333"/>)svg" "\n", kLeft, kTop,
-                     kWidth - kRight - kLeft, kHeight - kBottom - kTop);
-  out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>)svg" "\n", (kLeft + kWidth - kRight) / 2,
+                     width - right - kLeft, kHeight - kBottom - kTop);
+  out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>)svg" "\n", (kLeft + width - right) / 2,
                      kHeight - 12, escape(plot.x_label));
   out << fmt::format(R"svg(<text transform="translate(16 {:.1f}) rotate(-90)" text-anchor="middle">{}</text>)svg" "\n",
                      (kTop + kHeight - kBottom) / 2, escape(plot.y_label));
@@ -144,9 +158,9 @@ std::string render(const LinePlot& plot) {
                        s.dashed ? R"svg( stroke-dasharray="6 4")svg" : "", points);
     const double ly = kTop + 14 + 18 * static_cast<double>(i);
     out << fmt::format(R"svg(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}" stroke-width="2"{}/>)svg" "\n",
-                       kWidth - kRight + 12, ly - 4, kWidth - kRight + 36, ly - 4, colour,
+                       width - right + 12, ly - 4, width - right + 36, ly - 4, colour,
                        s.dashed ? R"svg( stroke-dasharray="6 4")svg" : "");
-    out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}">{}</text>)svg" "\n", kWidth - kRight + 42, ly, escape(s.name));
+    out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}">{}</text>)svg" "\n", width - right + 42, ly, escape(s.name));
   }
   out << "</svg>\n";
   return out.str();
@@ -155,7 +169,8 @@ std::string render(const LinePlot& plot) {
 std::string render(const HeatMap& map) {
   const size_t columns = map.values.empty() ? 0 : map.values.front().size();
   const double cell = 44, left = 90, top = 50;
-  const double width = left + cell * static_cast<double>(std::max<size_t>(columns, 4)) + 30;
+  const double width = std::max(left + cell * static_cast<double>(columns) + 30,
+                                 20 + kCharWidth * static_cast<double>(std::max(map.legend.size(), map.title.size() * 5 / 4)));
   const double height = top + cell * static_cast<double>(map.values.size()) + 70;
   std::ostringstream out;
   out << fmt::format(R"svg(<svg xmlns="http://www.w3.org/2000/svg" width="{0:.0f}" height="{1:.0f}" )svg"

@@ -36,7 +36,8 @@ struct TrainerOptions {
 struct StepReport {
   bool skipped = false;  // non-finite loss or gradients: no update
   double loss_sum = 0.0; // nats over `tokens` (all ranks)
-  int64_t tokens = 0;
+  int64_t tokens = 0;     // predicted tokens, the loss's denominator (all ranks)
+  int64_t positions = 0;  // input positions run through the model (all ranks), for throughput
   double grad_norm = 0.0;  // before clipping
   double lr = 0.0;         // the base group's learning rate of this update
 };
@@ -97,7 +98,7 @@ class Trainer {
 
   struct Window {  // what happened since the last log line
     double loss_sum = 0.0, seconds = 0.0;
-    int64_t tokens = 0, steps = 0;
+    int64_t tokens = 0, positions = 0, steps = 0;
   } window_;
 };
 
