@@ -119,6 +119,16 @@ TEST(Report, NamesASegmentLengthOtherThanTheTrainingOne) {
   EXPECT_NE(md.find("| books-small/final | infini (linear) | 4.2 KiB (23.5×) | 64 |"), std::string::npos) << md;
 }
 
+TEST(Report, CheckpointsWithTheSameShortNameKeepTheirPaths) {
+  test::TempDir dir;
+  auto results = json::parse(test::read_text(fixture("ppl.json")));
+  results[2]["checkpoint"] = "elsewhere/books-small/final";  // the xl model, under the same short name
+  test::write_text(dir / "clash.json", results.dump());
+  const auto md = render_report(read_report_inputs({dir / "clash.json"})).at("report.md");
+  EXPECT_NE(md.find("| runs/books-small/final | infini (linear) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| elsewhere/books-small/final | xl |"), std::string::npos) << md;
+}
+
 TEST(Report, RejectsUnknownInput) {
   test::TempDir dir;
   test::write_text(dir / "bad.json", "{\"kind\": \"weather\"}");

@@ -31,7 +31,6 @@ struct LoaderOptions {
   int64_t align = 1;
 };
 
-
 class DocumentLoader : public BatchSource {
  public:
   DocumentLoader(const TokenShards& shards, LoaderOptions options);

@@ -39,6 +39,12 @@ std::string human_length(int64_t tokens) {
   return std::to_string(tokens);
 }
 
+// The result's model label: set by read_report_inputs, else the checkpoint's short name.
+std::string label_of(const json& result) {
+  const auto checkpoint = result.at("checkpoint").get<std::string>();
+  return result.value("label", checkpoint_label(checkpoint));
+}
+
 std::string depth_name(double depth) {
   if (depth == 0.0) return "start";
   if (depth == 0.5) return "middle";
@@ -93,7 +99,7 @@ StateSize state_size(const json& result) {
 
 // The checkpoint, and how it was run when not as trained: "books-small/final (segment 512) without memory".
 std::string row_name(const json& result) {
-  std::string name = checkpoint_label(result.at("checkpoint").get<std::string>());
+  std::string name = label_of(result);
   const auto segment = result.at("segment_length").get<int64_t>();
   if (segment != result.at("model").at("infini_attention").value("segment_length", segment)) {
     name += " (segment " + std::to_string(segment) + ")";
@@ -280,7 +286,7 @@ void passkey_section(const ReportInputs& in, std::ostringstream& md, json& summa
   svg::LinePlot plot{"Passkey token accuracy", "prompt length (tokens)", "accuracy (%)", true, false, 0.0, 100.0, {}};
   auto table = json::array();
   for (const auto& r : in.passkey) {
-    const auto name = checkpoint_label(r.at("checkpoint").get<std::string>());
+    const auto name = label_of(r);
     std::map<std::pair<int64_t, double>, double> accuracy;
     for (const auto& c : r.at("accuracy")) {
       accuracy[{c.at("length").get<int64_t>(), c.at("depth").get<double>()}] = 100.0 * c.at("accuracy").get<double>();
@@ -318,7 +324,7 @@ void gates_section(const ReportInputs& in, std::ostringstream& md, json& summary
   std::vector<std::pair<std::string, json>> models;  // label → gates, first seen wins
   auto add = [&](const json& r) {
     if (!r.contains("gates") || r.at("gates").empty()) return;
-    const auto label = checkpoint_label(r.at("checkpoint").get<std::string>());
+    const auto label = label_of(r);
     for (const auto& m : models) {
       if (m.first == label) return;
     }
@@ -392,6 +398,21 @@ ReportInputs read_report_inputs(const std::vector<std::string>& paths) {
         if (!item.contains(key)) throw InputError(path + ": a " + kind + " result without \"" + key + "\"");
       }
       (kind == "ppl" ? inputs.ppl : kind == "passkey" ? inputs.passkey : inputs.gates).push_back(item);
+    }
+  }
+  // Short labels, unless two checkpoints would share one: those keep their whole paths.
+  std::map<std::string, std::set<std::string>> by_label;  // label → checkpoints
+  for (auto* list : {&inputs.ppl, &inputs.passkey, &inputs.gates}) {
+    for (const auto& item : *list) {
+      const auto checkpoint = item.at("checkpoint").get<std::string>();
+      by_label[checkpoint_label(checkpoint)].insert(checkpoint);
+    }
+  }
+  for (auto* list : {&inputs.ppl, &inputs.passkey, &inputs.gates}) {
+    for (auto& item : *list) {
+      const auto checkpoint = item.at("checkpoint").get<std::string>();
+      const auto label = checkpoint_label(checkpoint);
+      item["label"] = by_label[label].size() > 1 ? checkpoint : label;
     }
   }
   return inputs;
