@@ -55,11 +55,7 @@ void run_passkey(const PasskeyFlags& flags) {
 
   const auto device = flags.runtime.apply();
   Tokenizer tokenizer(tokenizer_path(flags.checkpoint));
-  {
-    // Every length must hold the task's fixed text: say so before any model runs.
-    PasskeyTask task(tokenizer);
-    for (const auto length : options.lengths) task.prompt(length, 0.0, PasskeyTask::kMaxKey);
-  }
+  check_passkey_lengths(PasskeyTask(tokenizer), options);  // before any model is loaded
   Decoder decoder = load_model(flags.checkpoint, device);
   decoder->to(dtype);
   decoder->eval();

@@ -4,6 +4,7 @@
 #include <map>
 #include <random>
 
+#include "core/errors.h"
 #include "core/progress.h"
 #include "eval/generate.h"
 
@@ -17,8 +18,20 @@ std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed) {
   return keys;
 }
 
+void check_passkey_lengths(const PasskeyTask& task, const PasskeyOptions& options) {
+  for (const int64_t key : passkey_keys(options.keys, options.seed)) {
+    for (const int64_t length : options.lengths) {
+      if (length < task.shortest_prompt(key)) {
+        throw InputError("passkey length " + std::to_string(length) + ": shorter than the task's fixed text (" +
+                         std::to_string(task.shortest_prompt(key)) + " tokens)");
+      }
+    }
+  }
+}
+
 PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, const PasskeyOptions& options) {
   PasskeyTask task(tokenizer);
+  check_passkey_lengths(task, options);
   PasskeyResult result;
   result.options = options;
   result.model = model_config_to_json(decoder->config());

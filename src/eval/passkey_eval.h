@@ -46,6 +46,9 @@ struct PasskeyResult {
 // The keys drawn for a seed: the same for every length and depth, so cells compare.
 std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed);
 
+// InputError naming the first length too short for the task's fixed text with one of the keys.
+void check_passkey_lengths(const PasskeyTask& task, const PasskeyOptions& options);
+
 PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, const PasskeyOptions& options);
 
 }  // namespace infini
