@@ -46,7 +46,8 @@ void run_ppl(const PplFlags& flags) {
   if (!flags.out.empty() && std::filesystem::is_directory(flags.out)) throw InputError(flags.out + ": is a directory");
 
   // The cheap checks first: every checkpoint has a tokenizer and the documents open with it. The
-  // documents are read once per distinct tokenizer, so checkpoints that share one see the same tokens.
+  // documents are opened once per distinct tokenizer (each evaluation streams them again: nothing
+  // is held between documents), so checkpoints that share a tokenizer see the same tokens.
   std::map<std::string, std::unique_ptr<Corpus>> corpora;  // by tokenizer fingerprint
   std::vector<std::string> fingerprints;
   for (const auto& checkpoint : flags.checkpoints) {
