@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "config/run_config.h"
@@ -25,42 +26,100 @@ bool contains_at(const std::vector<int64_t>& haystack, int64_t at, const std::ve
 
 }  // namespace
 
-TEST(PasskeyTask, PromptHasTheExactLengthWithTheKeyAtTheDepth) {
+// The filler between the intro and the question, less the key line and the pad tokens, is whole
+// sentences in order; returns how many, or -1 when it is not.
+int64_t whole_sentences(const Tokenizer& tokenizer, const PasskeyPrompt& prompt, int64_t from) {
+  std::vector<std::vector<int64_t>> sentences;
+  for (const char* s : {"The grass is green.", "The sky is blue.", "The sun is yellow.", "Here we go.", "There and back again."}) {
+    sentences.push_back(tokenizer.encode(s));
+  }
+  std::vector<int64_t> filler;
+  for (int64_t i = from; i < prompt.question_position - prompt.pad_tokens; ++i) {
+    if (i >= prompt.key_position && i < prompt.key_position + prompt.key_tokens) continue;
+    filler.push_back(prompt.tokens[static_cast<size_t>(i)]);
+  }
+  int64_t count = 0;
+  for (size_t at = 0; at < filler.size(); ++count) {
+    const auto& sentence = sentences[static_cast<size_t>(count) % sentences.size()];
+    if (!contains_at(filler, static_cast<int64_t>(at), sentence)) return -1;
+    at += sentence.size();
+  }
+  return count;
+}
+
+TEST(PasskeyTask, PromptHasTheExactLengthWholeSentencesAndTheKeyAtTheDepth) {
   Tokenizer tokenizer(test::shared_tokenizer());
   PasskeyTask task(tokenizer);
   const auto intro = tokenizer.encode(PasskeyTask::kIntro);
-  const auto filler = tokenizer.encode(PasskeyTask::kFiller);
   const auto question = tokenizer.encode(PasskeyTask::kQuestion);
   const int64_t key = 31415;
   const auto line = tokenizer.encode(PasskeyTask::key_line(key));
-  const int64_t shortest = task.shortest_prompt(key);
-  EXPECT_EQ(shortest, 1 + static_cast<int64_t>(intro.size() + line.size() + question.size()));
-  for (const int64_t length : {shortest, shortest + 1, shortest + 7, int64_t{1000}, int64_t{4096}}) {
-    for (const double depth : {0.0, 0.25, 0.5, 0.9, 1.0}) {
-      const auto prompt = task.prompt(length, depth, key);
-      ASSERT_EQ(static_cast<int64_t>(prompt.tokens.size()), length) << length << " " << depth;
-      EXPECT_EQ(prompt.tokens[0], tokenizer.bos_id());
-      EXPECT_TRUE(contains_at(prompt.tokens, 1, intro));
-      const int64_t filler_tokens = length - shortest;
-      const int64_t expected = 1 + static_cast<int64_t>(intro.size()) + std::llround(depth * filler_tokens);
-      EXPECT_EQ(prompt.key_position, expected) << length << " " << depth;
-      EXPECT_TRUE(contains_at(prompt.tokens, prompt.key_position, line));
-      EXPECT_EQ(prompt.key_tokens, static_cast<int64_t>(line.size()));
-      EXPECT_TRUE(contains_at(prompt.tokens, length - static_cast<int64_t>(question.size()), question));
-      EXPECT_EQ(prompt.answer, tokenizer.encode("31415"));
-      // The filler is one continuous repetition around the key line.
-      int64_t f = 0;
-      for (int64_t i = 1 + static_cast<int64_t>(intro.size()); i < length - static_cast<int64_t>(question.size()); ++i) {
-        if (i >= prompt.key_position && i < prompt.key_position + prompt.key_tokens) continue;
-        ASSERT_EQ(prompt.tokens[static_cast<size_t>(i)], filler[static_cast<size_t>(f % static_cast<int64_t>(filler.size()))]);
-        ++f;
+  const int64_t head = 1 + static_cast<int64_t>(intro.size());
+  const int64_t longest = static_cast<int64_t>(tokenizer.encode("There and back again.").size()) + 2;
+  EXPECT_EQ(task.shortest_prompt(key), head + static_cast<int64_t>(line.size() + question.size()));
+  // Filler lengths at which a sentence ends.
+  std::set<int64_t> sentence_ends = {0};
+  {
+    const char* cycle[] = {"The grass is green.", "The sky is blue.", "The sun is yellow.", "Here we go.",
+                           "There and back again."};
+    int64_t at = 0;
+    for (int i = 0; at < 5000; ++i) sentence_ends.insert(at += static_cast<int64_t>(tokenizer.encode(cycle[i % 5]).size()));
+  }
+  for (const int64_t segment : {int64_t{0}, int64_t{64}, int64_t{100}}) {
+    const int64_t shortest = task.shortest_prompt(key, segment);
+    for (const int64_t length : {shortest, shortest + 1, shortest + 7, int64_t{1000}, int64_t{4096}}) {
+      int64_t previous_key = -1;
+      for (const double depth : {0.0, 0.25, 0.5, 0.9, 1.0}) {
+        SCOPED_TRACE(std::to_string(segment) + " " + std::to_string(length) + " " + std::to_string(depth));
+        const auto prompt = task.prompt(length, depth, key, segment);
+        ASSERT_EQ(static_cast<int64_t>(prompt.tokens.size()), length);
+        EXPECT_EQ(prompt.tokens[0], tokenizer.bos_id());
+        EXPECT_TRUE(contains_at(prompt.tokens, 1, intro));
+        EXPECT_TRUE(contains_at(prompt.tokens, prompt.key_position, line));
+        EXPECT_EQ(prompt.key_tokens, static_cast<int64_t>(line.size()));
+        EXPECT_EQ(prompt.question_position, length - static_cast<int64_t>(question.size()));
+        EXPECT_TRUE(contains_at(prompt.tokens, prompt.question_position, question));
+        EXPECT_EQ(prompt.answer, tokenizer.encode("31415"));
+        // Fewer pad tokens than one sentence, right before the question.
+        EXPECT_GE(prompt.pad_tokens, 0);
+        EXPECT_LT(prompt.pad_tokens, longest);
+        for (int64_t i = prompt.question_position - prompt.pad_tokens; i < prompt.question_position; ++i) {
+          EXPECT_EQ(prompt.tokens[static_cast<size_t>(i)], tokenizer.pad_id());
+        }
+        const int64_t sentences = whole_sentences(tokenizer, prompt, head);
+        EXPECT_GE(sentences, 0);
+        // The key sits between two sentences, further along as the depth grows.
+        EXPECT_TRUE(sentence_ends.count(prompt.key_position - head)) << prompt.key_position;
+        EXPECT_GE(prompt.key_position, previous_key);
+        previous_key = prompt.key_position;
+        if (depth == 0.0) {
+          EXPECT_EQ(prompt.key_position, head);
+        }
+        const int64_t key_end = prompt.key_position + prompt.key_tokens - 1;
+        if (segment > 0) {
+          // A whole segment lies between the key line's segment and the question's.
+          EXPECT_LE(key_end / segment + 2, prompt.question_position / segment);
+          if (depth == 1.0 && key_end + 1 < prompt.question_position - prompt.pad_tokens) {
+            // The end is the last such place: one sentence later would break it.
+            int64_t next = -1;
+            for (const char* s : {"The grass is green.", "The sky is blue.", "The sun is yellow.", "Here we go.",
+                                  "There and back again."}) {
+              const auto sentence = tokenizer.encode(s);
+              if (contains_at(prompt.tokens, key_end + 1, sentence)) next = key_end + static_cast<int64_t>(sentence.size());
+            }
+            ASSERT_GE(next, 0);
+            EXPECT_GT(next / segment + 2, prompt.question_position / segment);
+          }
+        } else if (depth == 1.0) {
+          EXPECT_EQ(key_end + 1, prompt.question_position - prompt.pad_tokens);  // beside the question
+        }
       }
-      EXPECT_EQ(f, filler_tokens);
     }
+    EXPECT_THROW(task.prompt(shortest - 1, 0.5, key, segment), InputError);
   }
   const auto text = tokenizer.decode(task.prompt(400, 0.5, key).tokens);
   EXPECT_NE(text.find("The pass key is 31415. Remember it. 31415 is the pass key."), std::string::npos) << text;
-  EXPECT_THROW(task.prompt(shortest - 1, 0.5, key), InputError);
+  EXPECT_NE(text.find("green. The pass key is 31415"), std::string::npos) << text;  // never inside a sentence
   EXPECT_THROW(task.prompt(1000, 1.5, key), InputError);
 }
 
@@ -74,29 +133,57 @@ TEST(PasskeyTask, DepthNames) {
   EXPECT_THROW(parse_depth("deep"), InputError);
 }
 
-TEST(PasskeyLoader, RowsArePromptThenAnswerAndResumeExactly) {
+TEST(PasskeyLoader, PackedSamplesNeedTheMemoryAndResumeExactly) {
   PasskeyLoaderOptions options;
   options.batch_size = 3;
-  options.sequence_length = 512;
+  options.segment_length = 64;
+  options.sequence_length = 64 * 40;
   options.seed = 7;
   PasskeyLoader loader(test::shared_tokenizer(), options);
   Tokenizer tokenizer(test::shared_tokenizer());
+  const auto question = tokenizer.encode(PasskeyTask::kQuestion);
   auto first = loader.next();
-  ASSERT_EQ(first.inputs.sizes(), (std::vector<int64_t>{3, 512}));
-  EXPECT_EQ(first.tokens, 3 * 512);
-  EXPECT_TRUE(torch::equal(first.inputs.slice(1, 1), first.targets.slice(1, 0, 511)));
-  EXPECT_EQ(first.starts.sum().item<int64_t>(), 3);
+  ASSERT_EQ(first.inputs.sizes(), (std::vector<int64_t>{3, 64 * 40}));
+  // Samples start only on segment boundaries.
+  EXPECT_FALSE(first.starts.view({3, 40, 64}).slice(2, 1).any().item<bool>());
+  int64_t n = 0, predicted = 0;
+  std::set<int64_t> distinct;
   for (int64_t row = 0; row < 3; ++row) {
-    const auto [tokens, answer_start] = loader.sample(row);
-    ASSERT_EQ(tokens.size(), 513u);
-    EXPECT_EQ(first.targets[row][511].item<int64_t>(), tokens.back());
-    // The tail is the key's tokens, and the key line holds the same key.
-    const std::vector<int64_t> answer(tokens.begin() + answer_start, tokens.end());
-    const auto key = tokenizer.decode(answer);
-    ASSERT_EQ(key.size(), 5u) << key;
-    EXPECT_NE(tokenizer.decode(tokens).find("The pass key is " + key + ". Remember it."), std::string::npos);
+    int64_t at = 0;
+    while (at < 64 * 40) {
+      ASSERT_TRUE(first.starts[row][at].item<bool>());
+      int64_t end = at + 64;
+      while (end < 64 * 40 && !first.starts[row][end].item<bool>()) end += 64;
+      const int64_t segments = (end - at) / 64;
+      EXPECT_GE(segments, loader.min_segments());
+      distinct.insert(segments);
+      const auto s = loader.sample(n, segments);
+      ASSERT_EQ(static_cast<int64_t>(s.inputs.size()), end - at);
+      EXPECT_TRUE(torch::equal(first.inputs[row].slice(0, at, end), torch::tensor(s.inputs, torch::kInt64)));
+      EXPECT_TRUE(torch::equal(first.targets[row].slice(0, at, end), torch::tensor(s.targets, torch::kInt64)));
+      // The question and the answer share the last segment; the key line sits a whole segment
+      // before the question.
+      const std::vector<int64_t> answer(s.inputs.begin() + s.answer_start,
+                                        s.inputs.begin() + s.answer_start + static_cast<int64_t>(s.prompt.answer.size()));
+      EXPECT_EQ(tokenizer.decode(answer), std::to_string(s.key));
+      EXPECT_TRUE(contains_at(s.inputs, s.answer_start - static_cast<int64_t>(question.size()), question));
+      EXPECT_EQ(s.prompt.question_position / 64, segments - 1);
+      EXPECT_LE(s.answer_start + static_cast<int64_t>(answer.size()), segments * 64);
+      EXPECT_LE((s.prompt.key_position + s.prompt.key_tokens - 1) / 64 + 2, s.prompt.question_position / 64);
+      // Every token up to the answer's last is predicted; nothing after.
+      for (int64_t i = 0; i < end - at; ++i) {
+        const bool target = i < s.answer_start + static_cast<int64_t>(answer.size()) - 1;
+        EXPECT_EQ(s.targets[static_cast<size_t>(i)] != kIgnoreTarget, target) << i;
+      }
+      predicted += s.answer_start + static_cast<int64_t>(answer.size()) - 1;
+      at = end;
+      ++n;
+    }
   }
-  EXPECT_FALSE(torch::equal(first.inputs[0], first.inputs[1]));
+  EXPECT_EQ(first.tokens, predicted);
+  EXPECT_GT(n, 3);                // several samples per row
+  EXPECT_GE(distinct.size(), 3u);  // of several lengths
+  EXPECT_EQ(loader.state().cursor, n);
 
   const auto saved = loader.state();
   auto second = loader.next();
@@ -108,24 +195,29 @@ TEST(PasskeyLoader, RowsArePromptThenAnswerAndResumeExactly) {
   PasskeyLoader answers(test::shared_tokenizer(), options);
   auto batch = answers.next();
   EXPECT_TRUE(torch::equal(batch.inputs, first.inputs));
-  int64_t counted = 0;
-  for (int64_t row = 0; row < 3; ++row) {
-    const auto [tokens, answer_start] = answers.sample(row);
-    const int64_t kept = (batch.targets[row] != kIgnoreTarget).sum().item<int64_t>();
-    EXPECT_EQ(kept, 513 - answer_start);
-    counted += kept;
-  }
-  EXPECT_EQ(batch.tokens, counted);
+  EXPECT_EQ(batch.tokens, n * static_cast<int64_t>(tokenizer.encode("12345").size()));
 
-  // Two ranks split the job's samples: rank 1's first row is the job's sample 1.
-  options.answer_only = false;
+  // Without packing (xl/full models), a row is one sample.
+  options.pack = false;
+  PasskeyLoader whole(test::shared_tokenizer(), options);
+  batch = whole.next();
+  EXPECT_EQ(batch.starts.sum().item<int64_t>(), 3);
+  EXPECT_TRUE(torch::equal(batch.inputs[1], torch::tensor(whole.sample(1, 40).inputs, torch::kInt64)));
+
+  // Two ranks split the job's samples: rank 1's first sample is the job's sample 1.
+  options.pack = true;
   options.world_size = 2;
   options.rank = 1;
   PasskeyLoader rank1(test::shared_tokenizer(), options);
-  const auto [tokens, answer_start] = rank1.sample(1);
-  EXPECT_TRUE(torch::equal(rank1.next().inputs[0], torch::tensor(tokens, torch::kInt64).slice(0, 0, 512)));
+  int64_t k = std::min(rank1.drawn_segments(1), int64_t{40});
+  if (40 - k < rank1.min_segments()) k = 40;
+  const auto s1 = rank1.sample(1, k);
+  EXPECT_TRUE(torch::equal(rank1.next().inputs[0].slice(0, 0, static_cast<int64_t>(s1.inputs.size())),
+                           torch::tensor(s1.inputs, torch::kInt64)));
 
-  options.sequence_length = 40;
+  options.sequence_length = 64 * (rank1.min_segments() - 1);
+  EXPECT_THROW(PasskeyLoader(test::shared_tokenizer(), options), InputError);
+  options.sequence_length = 100;
   EXPECT_THROW(PasskeyLoader(test::shared_tokenizer(), options), InputError);
 }
 
@@ -175,13 +267,13 @@ TEST(EvalPasskey, JsonCountsEveryTrialAndCell) {
 }
 
 TEST(PasskeyTraining, AnswerOnlyLossLearnsThatFiveDigitsFollow) {
-  // Fine-tuning from a YAML config with data.task: passkey. With the loss on the key's tokens
-  // only, even without retrieval the model learns that digits come next: from about ln(vocab)
-  // towards ln(10) per digit (each key's digits are uniform but the first).
+  // Training from a YAML config with data.task: passkey. With the loss on the key's tokens only,
+  // even without retrieval the model learns that digits come next: from about ln(vocab) towards
+  // ln(10) per digit (each key's digits are uniform but the first).
   test::TempDir dir;
   const auto config = load_run_config(std::string(INFINI_SOURCE_DIR) + "/configs/tiny.yaml",
                                       {"data.tokenizer=" + test::shared_tokenizer(), "data.task=passkey",
-                                       "data.passkey_loss=answer", "train.sequence_length=256", "train.steps=60",
+                                       "data.passkey_loss=answer", "train.sequence_length=512", "train.steps=60",
                                        "train.schedule.warmup_steps=2", "train.optimizer.lr=1e-2", "run.dir=" + (dir / "run")});
   TrainerOptions options;
   Trainer trainer(config, options);

@@ -22,6 +22,8 @@ struct PasskeyFlags {
   std::string out;
   std::string dtype = "float32";
   std::string progress = "auto";
+  std::string layout = "memory";
+  bool no_memory = false;
   int64_t keys = 5;
   uint64_t seed = 0;
   RuntimeFlags runtime;
@@ -54,7 +56,9 @@ void run_passkey(const PasskeyFlags& flags) {
   if (!flags.out.empty() && std::filesystem::is_directory(flags.out)) throw InputError(flags.out + ": is a directory");
 
   const auto device = flags.runtime.apply();
+  options.memory = !flags.no_memory;
   Tokenizer tokenizer(tokenizer_path(flags.checkpoint));
+  if (flags.layout == "memory") options.segment_length = read_model_config(flags.checkpoint).attention.segment_length;
   check_passkey_lengths(PasskeyTask(tokenizer), options);  // before any model is loaded
   Decoder decoder = load_model(flags.checkpoint, device);
   decoder->to(dtype);
@@ -85,6 +89,12 @@ void add_eval_passkey_command(CLI::App& eval) {
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   passkey->add_option("--seed", flags->seed, "Seed of the keys")->capture_default_str();
+  passkey->add_option("--layout", flags->layout,
+                      "memory: a whole segment between key and question (depth end is the last such place); "
+                      "table3: the paper's, depth end puts the key beside the question")
+      ->check(CLI::IsMember({"memory", "table3"}))
+      ->capture_default_str();
+  passkey->add_flag("--no-memory", flags->no_memory, "Reset memory at every segment (the ablation)");
   passkey->add_option("--dtype", flags->dtype, "float32 or bfloat16 compute (memory stays float32)")
       ->capture_default_str();
   passkey->add_option("--progress", flags->progress, "Live progress bar: auto (on a terminal), on, off")

@@ -62,6 +62,9 @@ void fields(F& f, DataSection& c) {
   f("validation", c.validation);
   f.choice("task", c.task, kTasks);
   f.choice("passkey_loss", c.passkey_loss, kPasskeyLosses);
+  f("passkey_min_segments", c.passkey_min_segments, at_least(0));
+  f("passkey_max_segments", c.passkey_max_segments, at_least(0));
+  f("passkey_curriculum_samples", c.passkey_curriculum_samples, at_least(0));
 }
 
 template <class F>

@@ -25,10 +25,13 @@ struct DataSection {
   std::string tokenizer;   // SentencePiece model; empty until a tokenizer exists
   std::string train;       // PATH as `--data` accepts it (task documents)
   std::string validation;  // PATH as `--data` accepts it
-  // documents: long documents from `train`; passkey: generated passkey sequences of
-  // train.sequence_length + 1 tokens (data/passkey_loader.h), `train` unused.
+  // documents: long documents from `train`; passkey: generated passkey samples packed into
+  // rows of train.sequence_length tokens (data/passkey_loader.h), `train` unused.
   TrainTask task = TrainTask::Documents;
   PasskeyLoss passkey_loss = PasskeyLoss::All;  // answer: the loss on the key's tokens only
+  int64_t passkey_min_segments = 0;  // prompt segments per passkey sample; 0: the fewest possible
+  int64_t passkey_max_segments = 0;  // 0: a whole row less the answer segment
+  int64_t passkey_curriculum_samples = 0;  // the longest sample grows to max over these (0: none)
 };
 
 struct EvalSection {

@@ -1,62 +1,120 @@
 #include "data/passkey.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "core/errors.h"
 
 namespace infini {
 
+namespace {
+
+// "The grass is green. The sky is blue." → {"The grass is green.", "The sky is blue."}
+std::vector<std::string> sentences_of(const std::string& text) {
+  std::vector<std::string> out;
+  size_t begin = 0;
+  while (begin < text.size()) {
+    size_t end = text.find(". ", begin);
+    end = end == std::string::npos ? text.size() : end + 1;
+    out.push_back(text.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
 PasskeyTask::PasskeyTask(const Tokenizer& tokenizer)
     : tokenizer_(tokenizer),
       bos_(tokenizer.bos_id()),
+      pad_(tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : tokenizer.unk_id()),
       intro_(tokenizer.encode(kIntro)),
-      filler_(tokenizer.encode(kFiller)),
-      question_(tokenizer.encode(kQuestion)) {}
+      question_(tokenizer.encode(kQuestion)) {
+  for (const auto& sentence : sentences_of(kFiller)) {
+    sentences_.push_back(tokenizer.encode(sentence));
+    longest_sentence_ = std::max<int64_t>(longest_sentence_, static_cast<int64_t>(sentences_.back().size()));
+  }
+}
 
 std::string PasskeyTask::key_line(int64_t key) {
   const auto digits = std::to_string(key);
   return "The pass key is " + digits + ". Remember it. " + digits + " is the pass key.";
 }
 
-int64_t PasskeyTask::shortest_prompt(int64_t key) const {
-  return 1 + static_cast<int64_t>(intro_.size() + tokenizer_.encode(key_line(key)).size() + question_.size());
+int64_t PasskeyTask::shortest_prompt(int64_t key, int64_t segment_length) const {
+  const auto head = 1 + static_cast<int64_t>(intro_.size());
+  const auto line = static_cast<int64_t>(tokenizer_.encode(key_line(key)).size());
+  const auto question = static_cast<int64_t>(question_.size());
+  const int64_t table3 = head + line + question;
+  if (segment_length <= 0) return table3;
+  // The key right after the intro; the question starts two segments after the key line's last.
+  const int64_t key_segment = (head + line - 1) / segment_length;
+  return std::max(table3, (key_segment + 2) * segment_length + question);
 }
 
-PasskeyPrompt PasskeyTask::prompt(int64_t length, double depth, int64_t key) const {
+PasskeyPrompt PasskeyTask::prompt(int64_t length, double depth, int64_t key, int64_t segment_length) const {
   if (!(depth >= 0.0 && depth <= 1.0)) throw InputError("passkey depth " + std::to_string(depth) + ": expected 0 to 1");
-  const auto line = tokenizer_.encode(key_line(key));
-  const int64_t shortest = shortest_prompt(key);
+  const int64_t shortest = shortest_prompt(key, segment_length);
   if (length < shortest) {
     throw InputError("passkey length " + std::to_string(length) + ": shorter than the task's fixed text (" +
-                     std::to_string(shortest) + " tokens)");
+                     std::to_string(shortest) + " tokens" +
+                     (segment_length > 0 ? " with a whole segment of " + std::to_string(segment_length) +
+                                               " between key and question"
+                                         : std::string()) +
+                     ")");
   }
-  const int64_t filler = length - shortest;
-  const auto before = static_cast<int64_t>(std::llround(depth * static_cast<double>(filler)));
+  const auto line = tokenizer_.encode(key_line(key));
+  const auto head = 1 + static_cast<int64_t>(intro_.size());
+  const auto key_tokens = static_cast<int64_t>(line.size());
+  const int64_t question_position = length - static_cast<int64_t>(question_.size());
+  // Whole filler sentences, in order, as many as fit; `ends[m]` is the filler length after m.
+  const int64_t room = question_position - head - key_tokens;
+  std::vector<int64_t> ends = {0};
+  for (size_t s = 0;; s = (s + 1) % sentences_.size()) {
+    const int64_t next = ends.back() + static_cast<int64_t>(sentences_[s].size());
+    if (next > room) break;
+    ends.push_back(next);
+  }
+  // The key line goes after sentence `m`; the memory-only layout bounds m so that a whole
+  // segment separates the key line's last token from the question.
+  auto allowed = [&](size_t m) {
+    if (segment_length <= 0) return true;
+    const int64_t key_end = head + ends[m] + key_tokens - 1;
+    return key_end / segment_length + 2 <= question_position / segment_length;
+  };
+  size_t last = ends.size() - 1;
+  while (last > 0 && !allowed(last)) --last;
+  const auto m = static_cast<size_t>(std::llround(depth * static_cast<double>(last)));
+
   PasskeyPrompt out;
   out.tokens.reserve(static_cast<size_t>(length));
   out.tokens.push_back(bos_);
   out.tokens.insert(out.tokens.end(), intro_.begin(), intro_.end());
-  // One continuous run of repeated filler, with the key line spliced in after `before` tokens.
-  const auto unit = static_cast<int64_t>(filler_.size());
-  for (int64_t i = 0; i < filler; ++i) {
-    if (i == before) {
+  for (size_t s = 0; s + 1 < ends.size(); ++s) {
+    if (s == m) {
       out.key_position = static_cast<int64_t>(out.tokens.size());
       out.tokens.insert(out.tokens.end(), line.begin(), line.end());
     }
-    out.tokens.push_back(filler_[static_cast<size_t>(i % unit)]);
+    const auto& sentence = sentences_[s % sentences_.size()];
+    out.tokens.insert(out.tokens.end(), sentence.begin(), sentence.end());
   }
-  if (before == filler) {
+  if (m + 1 == ends.size()) {
     out.key_position = static_cast<int64_t>(out.tokens.size());
     out.tokens.insert(out.tokens.end(), line.begin(), line.end());
   }
+  out.pad_tokens = question_position - static_cast<int64_t>(out.tokens.size());
+  out.tokens.insert(out.tokens.end(), static_cast<size_t>(out.pad_tokens), pad_);
+  out.question_position = question_position;
   out.tokens.insert(out.tokens.end(), question_.begin(), question_.end());
   out.answer = tokenizer_.encode(std::to_string(key));
-  out.key_tokens = static_cast<int64_t>(line.size());
+  out.key_tokens = key_tokens;
   return out;
 }
 
 double PasskeyTask::filler_bytes_per_token() const {
-  return static_cast<double>(std::string(kFiller).size() + 1) / static_cast<double>(filler_.size());
+  int64_t tokens = 0;
+  for (const auto& sentence : sentences_) tokens += static_cast<int64_t>(sentence.size());
+  return static_cast<double>(std::string(kFiller).size() + 1) / static_cast<double>(tokens);
 }
 
 double parse_depth(const std::string& text) {

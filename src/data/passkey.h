@@ -1,12 +1,22 @@
 // The passkey retrieval task of the paper's Appendix B, as token sequences of an exact length:
 //
-//   [bos] intro · filler filler ... [key line] ... filler · question  → answer (the key's tokens)
+//   [bos] intro [pad...] sentence sentence ... [key line] sentence ... question  → answer (the key)
 //
-// The filler repeats "The grass is green. ..." and is cut to the token count that makes the
-// prompt exactly the requested length; the key line sits after round(depth · filler tokens)
-// filler tokens (depth 0: right after the intro, 1: right before the question). Each piece is
-// encoded on its own and the ids concatenated, so lengths and positions are exact; evaluation
-// (eval/passkey_eval.h) and fine-tuning (data/passkey_loader.h) build the same sequences.
+// The filler repeats the sentences of "The grass is green. The sky is blue. ..." whole, in
+// order, and the key line goes between two of them. Whole sentences rarely add up to the
+// requested length, so the few tokens left over (fewer than one sentence) are pad tokens right
+// after the intro: the prompt is then exactly the requested length, and a length that is a
+// multiple of the segment ends the question exactly at a segment boundary, as in training.
+// Each piece is encoded on its own and the ids concatenated, so lengths and positions are exact;
+// evaluation (eval/passkey_eval.h) and training (data/passkey_loader.h) build the same sequences.
+//
+// Two layouts:
+// - memory-only (`segment_length` > 0): a whole segment lies between the key line's segment and
+//   the question's, so local attention (and a Transformer-XL's one cached segment) cannot see
+//   the key from the question or the answer; only the compressive memory can carry it. Depth 0
+//   puts the key right after the intro, depth 1 at the last sentence boundary that still leaves
+//   that whole segment.
+// - Table 3 (`segment_length` 0): depth 1 puts the key right before the question, as the paper.
 #pragma once
 
 #include <cstdint>
@@ -18,10 +28,12 @@
 namespace infini {
 
 struct PasskeyPrompt {
-  std::vector<int64_t> tokens;  // exactly the requested length, starting with bos
-  std::vector<int64_t> answer;  // the key's tokens, the expected continuation
-  int64_t key_position = 0;     // index in `tokens` of the key line's first token
-  int64_t key_tokens = 0;       // the key line's length in tokens
+  std::vector<int64_t> tokens;     // exactly the requested length, starting with bos
+  std::vector<int64_t> answer;     // the key's tokens, the expected continuation
+  int64_t key_position = 0;        // index in `tokens` of the key line's first token
+  int64_t key_tokens = 0;          // the key line's length in tokens
+  int64_t question_position = 0;   // index of the question's first token
+  int64_t pad_tokens = 0;          // pad tokens after the intro
 };
 
 class PasskeyTask {
@@ -38,19 +50,23 @@ class PasskeyTask {
 
   // "The pass key is NNNNN. Remember it. NNNNN is the pass key."
   static std::string key_line(int64_t key);
-  // A prompt of exactly `length` tokens with the key line at `depth` in [0, 1]; InputError when
-  // `length` cannot hold the fixed text (see shortest_prompt).
-  PasskeyPrompt prompt(int64_t length, double depth, int64_t key) const;
-  // The fewest tokens a prompt with this key can have (no filler at all).
-  int64_t shortest_prompt(int64_t key) const;
+  // A prompt of exactly `length` tokens with the key line at `depth` in [0, 1], in the
+  // memory-only layout for `segment_length` > 0, else the paper's. InputError when `length`
+  // cannot hold the layout (see shortest_prompt).
+  PasskeyPrompt prompt(int64_t length, double depth, int64_t key, int64_t segment_length = 0) const;
+  // The fewest tokens a prompt with this key can have in the layout.
+  int64_t shortest_prompt(int64_t key, int64_t segment_length = 0) const;
   // UTF-8 bytes per token of the filler, for bits per byte.
   double filler_bytes_per_token() const;
   int64_t bos() const { return bos_; }
+  int64_t pad() const { return pad_; }
 
  private:
   const Tokenizer& tokenizer_;
-  int64_t bos_;
-  std::vector<int64_t> intro_, filler_, question_;
+  int64_t bos_, pad_;
+  std::vector<int64_t> intro_, question_;
+  std::vector<std::vector<int64_t>> sentences_;  // the filler's sentences, each encoded whole
+  int64_t longest_sentence_ = 0;
 };
 
 // "start" 0, "middle" 0.5, "end" 1, or a number in [0, 1]; InputError otherwise.

@@ -1,53 +1,116 @@
 #include "data/passkey_loader.h"
 
+#include <cmath>
 #include <random>
 
 #include "core/errors.h"
 
 namespace infini {
 
+namespace {
+
+std::mt19937_64 sample_rng(uint64_t seed, int64_t n) {
+  std::seed_seq seeds{seed, static_cast<uint64_t>(n), uint64_t{0x9a55c0de}};
+  return std::mt19937_64(seeds);
+}
+
+}  // namespace
+
 PasskeyLoader::PasskeyLoader(const std::string& tokenizer_path, PasskeyLoaderOptions options)
     : tokenizer_(tokenizer_path), task_(std::make_unique<PasskeyTask>(tokenizer_)), options_(options) {
-  const auto answer = tokenizer_.encode(std::to_string(PasskeyTask::kMaxKey)).size();
-  const int64_t need = task_->shortest_prompt(PasskeyTask::kMaxKey) + static_cast<int64_t>(answer);
-  if (options_.sequence_length + 1 < need) {
+  const int64_t segment = options_.segment_length;
+  if (segment <= 0 || options_.sequence_length % segment != 0) {
     throw InputError("train.sequence_length " + std::to_string(options_.sequence_length) +
-                     ": too short for the passkey task (needs at least " + std::to_string(need - 1) + ")");
+                     ": must be a multiple of the segment length " + std::to_string(segment));
+  }
+  answer_tokens_ = static_cast<int64_t>(tokenizer_.encode(std::to_string(PasskeyTask::kMaxKey)).size());
+  question_tokens_ = static_cast<int64_t>(tokenizer_.encode(PasskeyTask::kQuestion).size());
+  if (question_tokens_ + answer_tokens_ > segment) {
+    throw InputError("segment_length " + std::to_string(segment) + ": the passkey question and answer (" +
+                     std::to_string(question_tokens_ + answer_tokens_) + " tokens) do not fit in one segment");
+  }
+  // The fewest segments whose prompt, ending question_tokens_ into the last, holds the layout.
+  const int64_t shortest = std::max(task_->shortest_prompt(PasskeyTask::kMinKey, segment),
+                                    task_->shortest_prompt(PasskeyTask::kMaxKey, segment));
+  const int64_t fewest = (shortest - question_tokens_ + segment - 1) / segment + 1;
+  const int64_t row = options_.sequence_length / segment;
+  if (row < fewest) {
+    throw InputError("train.sequence_length " + std::to_string(options_.sequence_length) +
+                     ": too short for the passkey task (needs at least " + std::to_string(fewest * segment) +
+                     " tokens: " + std::to_string(fewest) + " segments of " + std::to_string(segment) + ")");
+  }
+  min_segments_ = std::max(fewest, options_.min_segments);
+  max_segments_ = options_.max_segments > 0 ? std::min(row, options_.max_segments) : row;
+  if (min_segments_ > max_segments_) {
+    throw InputError("data.passkey_min_segments " + std::to_string(min_segments_) + ": more than the " +
+                     std::to_string(max_segments_) + " segments a row or passkey_max_segments allows");
   }
 }
 
-std::pair<std::vector<int64_t>, int64_t> PasskeyLoader::sample(int64_t n) const {
-  std::seed_seq seeds{static_cast<uint64_t>(options_.seed), static_cast<uint64_t>(n), uint64_t{0x9a55c0de}};
-  std::mt19937_64 rng(seeds);
-  const int64_t key = std::uniform_int_distribution<int64_t>(PasskeyTask::kMinKey, PasskeyTask::kMaxKey)(rng);
+int64_t PasskeyLoader::drawn_segments(int64_t n) const {
+  auto rng = sample_rng(options_.seed ^ 0x5e6u, n);
+  int64_t longest = max_segments_;
+  if (options_.curriculum_samples > 0 && n < options_.curriculum_samples) {
+    const double grown = static_cast<double>(n) / static_cast<double>(options_.curriculum_samples);
+    longest = min_segments_ + static_cast<int64_t>(grown * static_cast<double>(max_segments_ - min_segments_));
+  }
+  const double low = std::log(static_cast<double>(min_segments_));
+  const double high = std::log(static_cast<double>(longest + 1));
+  const auto k = static_cast<int64_t>(std::exp(std::uniform_real_distribution<double>(low, high)(rng)));
+  return std::clamp(k, min_segments_, longest);
+}
+
+PasskeySample PasskeyLoader::sample(int64_t n, int64_t segments) const {
+  auto rng = sample_rng(options_.seed, n);
+  PasskeySample out;
+  out.key = std::uniform_int_distribution<int64_t>(PasskeyTask::kMinKey, PasskeyTask::kMaxKey)(rng);
   const double depth = std::uniform_real_distribution<double>(options_.min_depth, options_.max_depth)(rng);
-  const auto answer = tokenizer_.encode(std::to_string(key));
-  const int64_t length = options_.sequence_length + 1 - static_cast<int64_t>(answer.size());
-  auto tokens = task_->prompt(length, depth, key).tokens;
-  tokens.insert(tokens.end(), answer.begin(), answer.end());
-  return {std::move(tokens), length};
+  const int64_t segment = options_.segment_length;
+  // The prompt ends `into` tokens into the last segment, leaving room for the answer there.
+  const int64_t into =
+      std::uniform_int_distribution<int64_t>(question_tokens_, segment - answer_tokens_)(rng);
+  out.prompt = task_->prompt((segments - 1) * segment + into, depth, out.key, segment);
+  out.answer_start = static_cast<int64_t>(out.prompt.tokens.size());
+  out.inputs = out.prompt.tokens;
+  out.inputs.insert(out.inputs.end(), out.prompt.answer.begin(), out.prompt.answer.end());
+  const auto predicted = static_cast<int64_t>(out.inputs.size()) - 1;  // up to the answer's last token
+  out.inputs.resize(static_cast<size_t>(segments * segment), task_->pad());
+  out.targets.assign(out.inputs.size(), kIgnoreTarget);
+  // Target i predicts token i + 1: the answer's targets are those from answer_start - 1 on.
+  const int64_t first = options_.answer_only ? out.answer_start - 1 : 0;
+  for (int64_t i = first; i < predicted; ++i) out.targets[static_cast<size_t>(i)] = out.inputs[static_cast<size_t>(i + 1)];
+  return out;
 }
 
 LoaderBatch PasskeyLoader::next() {
-  const int64_t rows = options_.batch_size, length = options_.sequence_length;
+  const int64_t rows = options_.batch_size, length = options_.sequence_length, segment = options_.segment_length;
   LoaderBatch batch;
   batch.inputs = torch::empty({rows, length}, torch::kInt64);
   batch.targets = torch::empty({rows, length}, torch::kInt64);
   batch.starts = torch::zeros({rows, length}, torch::kBool);
+  auto inputs = batch.inputs.accessor<int64_t, 2>();
+  auto targets = batch.targets.accessor<int64_t, 2>();
+  auto starts = batch.starts.accessor<bool, 2>();
   for (int64_t row = 0; row < rows; ++row) {
-    // Rank r serves the job's samples r, r + w, r + 2w, ...
-    const int64_t n = (state_.cursor * rows + row) * options_.world_size + options_.rank;
-    const auto [tokens, answer_start] = sample(n);
-    auto all = torch::tensor(tokens, torch::kInt64);
-    batch.inputs[row].copy_(all.slice(0, 0, length));
-    auto targets = all.slice(0, 1, length + 1).clone();
-    // Target i predicts token i + 1: the answer's targets are those from answer_start - 1 on.
-    if (options_.answer_only) targets.slice(0, 0, answer_start - 1).fill_(kIgnoreTarget);
-    batch.targets[row].copy_(targets);
-    batch.starts[row][0] = true;
-    batch.tokens += options_.answer_only ? length + 1 - answer_start : length;
+    int64_t room = length / segment;  // segments left in the row
+    while (room > 0) {
+      // Rank r serves the job's samples r, r + w, r + 2w, ...
+      const int64_t n = state_.cursor * options_.world_size + options_.rank;
+      state_.cursor += 1;
+      int64_t segments = options_.pack ? std::min(drawn_segments(n), room) : room;
+      // A remainder too small for another sample goes to this one.
+      if (room - segments < min_segments_) segments = room;
+      const auto s = sample(n, segments);
+      const int64_t at = length - room * segment;
+      for (size_t i = 0; i < s.inputs.size(); ++i) {
+        inputs[row][at + static_cast<int64_t>(i)] = s.inputs[i];
+        targets[row][at + static_cast<int64_t>(i)] = s.targets[i];
+        batch.tokens += s.targets[i] != kIgnoreTarget;
+      }
+      starts[row][at] = true;
+      room -= segments;
+    }
   }
-  state_.cursor += 1;
   return batch;
 }
 

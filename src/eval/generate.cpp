@@ -41,7 +41,8 @@ std::vector<int64_t> generate(Decoder& decoder, const std::vector<int64_t>& prom
     auto [logits, next] = decoder->forward(input, state);
     next_logits = logits[0][-1];
     if (complete) {
-      state = next;  // the segment is done: its keys and values go into memory
+      // The segment is done: its keys and values go into memory, unless memory is ablated.
+      state = options.carry_memory ? next : ModelState{};
       current.clear();
     }
   };

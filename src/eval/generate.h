@@ -21,6 +21,7 @@ struct GenerateOptions {
   double top_p = 1.0;
   uint64_t seed = 0;
   int64_t stop_token = -1;   // stop after producing it (the eos id); -1: never
+  bool carry_memory = true;  // false: every segment starts from an empty state (the ablation)
 };
 
 // The new tokens after `prompt` (which should start with bos). `on_token` sees each as it comes.

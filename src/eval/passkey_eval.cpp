@@ -21,9 +21,11 @@ std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed) {
 void check_passkey_lengths(const PasskeyTask& task, const PasskeyOptions& options) {
   for (const int64_t key : passkey_keys(options.keys, options.seed)) {
     for (const int64_t length : options.lengths) {
-      if (length < task.shortest_prompt(key)) {
+      const int64_t shortest = task.shortest_prompt(key, options.segment_length);
+      if (length < shortest) {
         throw InputError("passkey length " + std::to_string(length) + ": shorter than the task's fixed text (" +
-                         std::to_string(task.shortest_prompt(key)) + " tokens)");
+                         std::to_string(shortest) + " tokens" +
+                         (options.segment_length > 0 ? " with a whole segment between key and question" : "") + ")");
       }
     }
   }
@@ -44,17 +46,26 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
     for (const double depth : options.depths) {
       for (const int64_t key : keys) {
         const auto began = std::chrono::steady_clock::now();
-        const auto prompt = task.prompt(length, depth, key);
+        const auto prompt = task.prompt(length, depth, key, options.segment_length);
         GenerateOptions decoding;
         decoding.max_new_tokens = static_cast<int64_t>(prompt.answer.size());
+        decoding.carry_memory = options.memory;
         const auto produced = generate(decoder, prompt.tokens, decoding);
         PasskeyTrial trial;
         trial.length = length;
         trial.depth = depth;
         trial.key = key;
+        trial.prompt_tokens = static_cast<int64_t>(prompt.tokens.size());
         trial.key_position = prompt.key_position;
+        trial.question_position = prompt.question_position;
+        const int64_t segment = decoder->config().attention.segment_length;
+        trial.segments_between =
+            prompt.question_position / segment - (prompt.key_position + prompt.key_tokens - 1) / segment - 1;
         trial.answer_tokens = static_cast<int64_t>(prompt.answer.size());
-        for (size_t i = 0; i < prompt.answer.size(); ++i) trial.correct_tokens += produced[i] == prompt.answer[i];
+        for (size_t i = 0; i < prompt.answer.size(); ++i) {
+          trial.correct.push_back(produced[i] == prompt.answer[i]);
+          trial.correct_tokens += trial.correct.back();
+        }
         trial.decoded = tokenizer.decode(produced);
         trial.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
         seconds += trial.seconds;
@@ -85,9 +96,13 @@ nlohmann::json PasskeyResult::to_json() const {
     trials_json.push_back({{"length", t.length},
                            {"depth", t.depth},
                            {"key", t.key},
+                           {"prompt_tokens", t.prompt_tokens},
                            {"key_position", t.key_position},
+                           {"question_position", t.question_position},
+                           {"segments_between", t.segments_between},
                            {"answer_tokens", t.answer_tokens},
                            {"correct_tokens", t.correct_tokens},
+                           {"correct", t.correct},
                            {"decoded", t.decoded},
                            {"seconds", t.seconds}});
     auto& cell = cells[{t.length, t.depth}];
@@ -109,6 +124,8 @@ nlohmann::json PasskeyResult::to_json() const {
           {"model", model},
           {"keys", options.keys},
           {"seed", options.seed},
+          {"layout", options.segment_length > 0 ? "memory-only" : "table3"},
+          {"memory", options.memory},
           {"lengths", options.lengths},
           {"depths", options.depths},
           {"trials", trials_json},

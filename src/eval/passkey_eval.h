@@ -1,7 +1,7 @@
 // `infini eval passkey`: the paper's passkey retrieval (Appendix B, Table 3). For every length,
-// depth and key, the prompt (data/passkey.h) streams through the model with its memory carried,
-// the answer is decoded greedily, and each answer token is checked against the key's: token-level
-// accuracy per length and depth, averaged over the keys.
+// depth and key, the prompt (data/passkey.h) streams through the model with its memory carried
+// (or reset at every segment: the ablation), the answer is decoded greedily, and each answer
+// token is checked against the key's: token-level accuracy and exact match per length and depth.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +19,10 @@ struct PasskeyOptions {
   std::vector<double> depths = {0.0, 0.5, 1.0}; // start, middle, end
   int64_t keys = 5;                             // random keys per length and depth
   uint64_t seed = 0;
+  // The layout (data/passkey.h): the model's segment length for memory-only prompts (a whole
+  // segment between key and question), 0 for the paper's Table 3 layout.
+  int64_t segment_length = 0;
+  bool memory = true;  // false: every segment starts with empty memory
   bool progress_bar = false;
 };
 
@@ -26,9 +30,13 @@ struct PasskeyTrial {
   int64_t length = 0;
   double depth = 0.0;
   int64_t key = 0;
+  int64_t prompt_tokens = 0;      // the prompt's actual length
   int64_t key_position = 0;
+  int64_t question_position = 0;
+  int64_t segments_between = 0;   // whole segments between the key line's and the question's
   int64_t answer_tokens = 0;
-  int64_t correct_tokens = 0;  // answer tokens decoded right, position by position
+  int64_t correct_tokens = 0;     // answer tokens decoded right, position by position
+  std::vector<bool> correct;      // per answer token
   std::string decoded;         // what the model answered
   double seconds = 0.0;
 };

@@ -42,6 +42,11 @@ TrainingData open_passkey(const RunConfig& config, Communicator& comm, const std
   if (!config.data.train.empty()) spdlog::warn("{}: data.train is not used with data.task passkey", origin);
   auto options = shaped_options<PasskeyLoaderOptions>(config, comm);
   options.answer_only = config.data.passkey_loss == PasskeyLoss::Answer;
+  options.segment_length = config.model.attention.segment_length;
+  options.pack = aligns_to_segments(config.model);
+  options.min_segments = config.data.passkey_min_segments;
+  options.max_segments = config.data.passkey_max_segments;
+  options.curriculum_samples = config.data.passkey_curriculum_samples;
   auto loader = std::make_unique<PasskeyLoader>(config.data.tokenizer, options);
   TrainingData data;
   data.bytes_per_token = loader->bytes_per_token();

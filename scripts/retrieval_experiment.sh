@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Passkey retrieval through the memory, from scratch on 2 CPU cores (README: "Retrieval through
+# the memory"). Trains configs/retrieval-cpu.yaml (Infini-attention) and, as controls, the same
+# model with `local` and `xl` attention for the same steps; evaluates the infini model at
+# 1K..1M tokens in the memory-only layout (a whole segment between key and question), again with
+# its memory reset at every segment, and the controls at the short lengths; writes the report
+# and copies the small result files to results/retrieval/. Every step resumes or is skipped when
+# its output exists (run.resume: auto), so an interrupted run continues where it stopped.
+#
+#   RETRIEVAL_STEPS=N        train N steps instead of the config's (a quicker look)
+#   RETRIEVAL_LONG=256K,1M   the long lengths (5 keys each); RETRIEVAL_LONG= skips them
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+infini=build/infini
+config=configs/retrieval-cpu.yaml
+root=runs/retrieval
+results=results/retrieval
+mkdir -p "$root" "$results"
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# A tokenizer for the task's own text: intro, filler, key lines with random keys, question.
+if [ ! -f "$root/tokenizer.model" ]; then
+  awk 'BEGIN { srand(1)
+    intro = "There is an important info hidden inside a lot of irrelevant text. Find it and memorize them. I will quiz you about the important information there."
+    filler = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again."
+    question = "What is the pass key? The pass key is"
+    for (i = 0; i < 3000; i++) { key = int(10000 + rand() * 90000)
+      print intro " " filler " The pass key is " key ". Remember it. " key " is the pass key. " filler " " question " " key } }' \
+    > "$root/task.txt"
+  $infini tokenizer train --input "$root/task.txt" --vocab-size 420 --out "$root/tokenizer.model"
+fi
+
+steps=()
+[ -z "${RETRIEVAL_STEPS:-}" ] || steps=(--set "train.steps=$RETRIEVAL_STEPS")
+declare -A seconds
+for kind in infini local xl; do
+  began=$(date +%s)
+  log "training $kind"
+  $infini train --config "$config" "${steps[@]}" --set "model.infini_attention.kind=$kind" \
+    --set "run.dir=$root/$kind" --progress off
+  seconds[$kind]=$(($(date +%s) - began))
+done
+
+short=1K,4K,16K,64K
+long=${RETRIEVAL_LONG-256K,1M}
+main=$root/infini/final
+evaluate() {  # NAME ARGS...: one eval passkey run into $root/NAME.json unless it exists
+  local name=$1; shift
+  if [ ! -f "$root/$name.json" ]; then
+    log "eval passkey $name"
+    $infini eval passkey --progress off --out "$root/$name.json" "$@"
+  fi
+}
+evaluate infini-short --checkpoint "$main" --lengths "$short" --keys 10
+[ -z "$long" ] || evaluate infini-long --checkpoint "$main" --lengths "$long" --keys 5
+evaluate infini-no-memory --checkpoint "$main" --lengths 1K,4K,16K --keys 10 --no-memory
+evaluate local --checkpoint "$root/local/final" --lengths 1K,4K,16K --keys 10
+evaluate xl --checkpoint "$root/xl/final" --lengths 1K,4K,16K --keys 10
+$infini eval gates --checkpoint "$main" --out "$root/gates.json"
+
+jsons=("$root"/infini-short.json "$root"/infini-no-memory.json "$root"/local.json "$root"/xl.json)
+[ ! -f "$root/infini-long.json" ] || jsons+=("$root/infini-long.json")
+$infini report "${jsons[@]}" --out "$root/report"
+cp "${jsons[@]}" "$root/gates.json" "$results/"
+rm -rf "$results/report" && cp -r "$root/report" "$results/report"
+for kind in infini local xl; do
+  cp "$root/$kind/metrics.jsonl" "$results/metrics-$kind.jsonl"
+  [ -z "${seconds[$kind]:-}" ] || log "$kind trained in ${seconds[$kind]} s (this invocation)"
+done
+log "done: $root/report/report.md"
