@@ -61,8 +61,9 @@ $infini eval gates --checkpoint "$main" --out "$root/gates.json"
 
 jsons=("$root"/infini-short.json "$root"/infini-no-memory.json "$root"/local.json "$root"/xl.json)
 [ ! -f "$root/infini-long.json" ] || jsons+=("$root/infini-long.json")
-$infini report "${jsons[@]}" --out "$root/report"
-cp "${jsons[@]}" "$root/gates.json" "$results/"
+$infini report "${jsons[@]}" "$root/gates.json" --out "$root/report"
+python3 scripts/passkey_breakdown.py "${jsons[@]}" > "$root/breakdown.md"
+cp "${jsons[@]}" "$root/gates.json" "$root/breakdown.md" "$results/"
 rm -rf "$results/report" && cp -r "$root/report" "$results/report"
 for kind in infini local xl; do
   cp "$root/$kind/metrics.jsonl" "$results/metrics-$kind.jsonl"

@@ -62,3 +62,27 @@ TEST(Generate, SamplingIsSeededAndATinyNucleusIsGreedy) {
   sampled.top_p = 1e-9;
   EXPECT_EQ(generate(model, prompt, sampled), generate(model, prompt, greedy));
 }
+
+TEST(Generate, WithoutMemoryEqualsTeacherForcingWithTheMemoryResetPerSegment) {
+  Decoder model = tiny_model();
+  auto prompt = prompt_of(32, model->config().vocab_size);
+  GenerateOptions options;
+  options.max_new_tokens = 20;
+  options.carry_memory = false;
+  auto produced = generate(model, prompt, options);
+  std::vector<int64_t> all = prompt;
+  all.insert(all.end(), produced.begin(), produced.end());
+  torch::NoGradGuard no_grad;
+  ModelState state;
+  std::vector<torch::Tensor> pieces;
+  for_each_segment(model, torch::tensor(all).unsqueeze(0), 8, state, /*carry_memory=*/false,
+                   [&](int64_t, const torch::Tensor& logits) { pieces.push_back(logits[0]); });
+  auto logits = torch::cat(pieces, 0);
+  for (size_t i = 0; i < produced.size(); ++i) {
+    EXPECT_EQ(logits[static_cast<int64_t>(prompt.size() + i) - 1].argmax().item<int64_t>(), produced[i]) << i;
+  }
+  // The reset matters on this prompt: with the memory carried the logits differ.
+  ModelState carried;
+  auto with_memory = forward_sequence(model, torch::tensor(all).unsqueeze(0), 8, carried)[0];
+  EXPECT_GT((with_memory - logits).abs().max().item<double>(), 1e-3);
+}

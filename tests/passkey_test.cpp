@@ -237,12 +237,12 @@ TEST(EvalPasskey, JsonCountsEveryTrialAndCell) {
                                test::shared_tokenizer() + " --out " + (dir / "ckpt"));
   ASSERT_EQ(init.status, 0) << init.output;
   auto result = test::run_infini("eval passkey --checkpoint " + (dir / "ckpt") +
-                                 " --lengths 300,1K --depths start,end --keys 2 --seed 5 --out " + (dir / "p.json"));
+                                 " --lengths 1K,2K --depths start,end --keys 2 --seed 5 --out " + (dir / "p.json"));
   ASSERT_EQ(result.status, 0) << result.output;
   std::ifstream in(dir / "p.json");
   const auto out = nlohmann::json::parse(in);
   EXPECT_EQ(out["kind"], "passkey");
-  EXPECT_EQ(out["lengths"], nlohmann::json::array({300, 1024}));
+  EXPECT_EQ(out["lengths"], nlohmann::json::array({1024, 2048}));
   ASSERT_EQ(out["trials"].size(), 8u);
   ASSERT_EQ(out["accuracy"].size(), 4u);
   const auto keys = passkey_keys(2, 5);
@@ -259,6 +259,23 @@ TEST(EvalPasskey, JsonCountsEveryTrialAndCell) {
     EXPECT_DOUBLE_EQ(cell["accuracy"].get<double>(), static_cast<double>(correct) / static_cast<double>(tokens));
     EXPECT_DOUBLE_EQ(cell["exact"].get<double>(), exact / 2.0);
   }
+  EXPECT_EQ(out["layout"], "memory-only");
+  EXPECT_EQ(out["memory"], true);
+  for (const auto& t : out["trials"]) {
+    EXPECT_EQ(t["prompt_tokens"], t["length"]);
+    EXPECT_GE(t["segments_between"].get<int64_t>(), 1);  // the memory-only layout
+    EXPECT_EQ(t["correct"].size(), t["answer_tokens"].get<size_t>());
+  }
+  // The paper's layout (the key beside the question at depth end) and the ablation flag.
+  result = test::run_infini("eval passkey --checkpoint " + (dir / "ckpt") +
+                            " --lengths 1K --depths end --keys 2 --seed 5 --layout table3 --no-memory --out " +
+                            (dir / "n.json"));
+  ASSERT_EQ(result.status, 0) << result.output;
+  std::ifstream no_memory_in(dir / "n.json");
+  const auto no_memory = nlohmann::json::parse(no_memory_in);
+  EXPECT_EQ(no_memory["layout"], "table3");
+  EXPECT_EQ(no_memory["memory"], false);
+  EXPECT_LE(no_memory["trials"][0]["segments_between"].get<int64_t>(), 0);  // the key beside the question
   auto bad = test::run_infini("eval passkey --checkpoint " + (dir / "ckpt") + " --lengths 10");
   EXPECT_EQ(bad.status, 2) << bad.output;
   EXPECT_NE(bad.output.find("shorter than the task's fixed text"), std::string::npos) << bad.output;

@@ -1,0 +1,39 @@
+#!/usr/bin/env python3
+"""Breaks `infini eval passkey` results down the ways a retrieval miss is diagnosed: exact match
+and token accuracy by length and depth, by the number of whole segments between key and question,
+and by the answer token's position. Usage: scripts/passkey_breakdown.py RESULT.json... """
+import json
+import math
+import sys
+from collections import defaultdict
+
+
+def table(title, rows):
+    print(f"\n{title}")
+    print("| group | trials | exact | token accuracy |")
+    print("| --- | --- | --- | --- |")
+    for group, trials in rows:
+        exact = sum(t["correct_tokens"] == t["answer_tokens"] for t in trials)
+        tokens = sum(t["answer_tokens"] for t in trials)
+        correct = sum(t["correct_tokens"] for t in trials)
+        print(f"| {group} | {len(trials)} | {100 * exact / len(trials):.0f}% | {100 * correct / tokens:.0f}% |")
+
+
+for path in sys.argv[1:]:
+    result = json.load(open(path))
+    trials = result["trials"]
+    print(f"\n## {path}: {result['checkpoint']}, layout {result.get('layout')}, memory {result.get('memory')}")
+    by_cell = defaultdict(list)
+    for t in trials:
+        by_cell[(t["length"], t["depth"])].append(t)
+    table("by length and depth", [(f"{length} @ {depth:g}", ts) for (length, depth), ts in sorted(by_cell.items())])
+    by_distance = defaultdict(list)
+    for t in trials:
+        # Doubling buckets of whole segments between the key line and the question.
+        bucket = 2 ** int(math.log2(max(1, t["segments_between"])))
+        by_distance[bucket].append(t)
+    table("by segments between key and question", [(f"{b}-{2 * b - 1}", ts) for b, ts in sorted(by_distance.items())])
+    width = max(t["answer_tokens"] for t in trials)
+    print("\nby answer token: " + ", ".join(
+        f"{i}: {100 * sum(t['correct'][i] for t in trials if len(t['correct']) > i) / len(trials):.0f}%"
+        for i in range(width)))
