@@ -236,6 +236,8 @@ TEST_F(TrainTest, SecondSignalExitsAtOnceLeavingCheckpointsWhole) {
                        (WIFSIGNALED(status) && WTERMSIG(status) == SIGTERM);
   EXPECT_TRUE(at_once) << test::read_text(dir_ / "twice.log");
   EXPECT_EQ(test::read_text(dir_ / "twice.log").find("stopped at step"), std::string::npos) << test::read_text(dir_ / "twice.log");
+  // The log lines printed before the kill are in train.log too.
+  EXPECT_NE(test::read_text(dir_ / "twice/train.log").find("step 2/"), std::string::npos);
   // Every checkpoint directory that exists is complete and loads.
   const auto latest = latest_checkpoint(dir_ / "twice/checkpoints");
   ASSERT_FALSE(latest.empty());

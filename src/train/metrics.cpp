@@ -25,6 +25,8 @@ MetricsLog::MetricsLog(const std::string& run_dir) : tensorboard_(run_dir + "/tb
   if (!jsonl_) throw InputError(run_dir + "/metrics.jsonl: cannot open for writing");
   file_sink_ = std::make_shared<spdlog::sinks::basic_file_sink_mt>(run_dir + "/train.log");
   spdlog::default_logger()->sinks().push_back(file_sink_);
+  // Each line reaches train.log as it is logged: a killed run keeps every line it printed.
+  spdlog::default_logger()->flush_on(spdlog::level::info);
 }
 
 MetricsLog::~MetricsLog() {
