@@ -1,12 +1,12 @@
 // The passkey retrieval task of the paper's Appendix B, as token sequences of an exact length:
 //
-//   [bos] intro [pad...] sentence sentence ... [key line] sentence ... question  → answer (the key)
+//   [bos] intro sentence sentence ... [key line] sentence ... [pad...] question  → answer (the key)
 //
 // The filler repeats the sentences of "The grass is green. The sky is blue. ..." whole, in
 // order, and the key line goes between two of them. Whole sentences rarely add up to the
 // requested length, so the few tokens left over (fewer than one sentence) are pad tokens right
-// after the intro: the prompt is then exactly the requested length, and a length that is a
-// multiple of the segment ends the question exactly at a segment boundary, as in training.
+// before the question: the prompt is then exactly the requested length, so where the question
+// falls in its segment depends on the length alone (training, data/passkey_loader.h, draws it).
 // Each piece is encoded on its own and the ids concatenated, so lengths and positions are exact;
 // evaluation (eval/passkey_eval.h) and training (data/passkey_loader.h) build the same sequences.
 //
