@@ -29,8 +29,8 @@ struct DataSection {
   // rows of train.sequence_length tokens (data/passkey_loader.h), `train` unused.
   TrainTask task = TrainTask::Documents;
   PasskeyLoss passkey_loss = PasskeyLoss::All;  // answer: the loss on the key's tokens only
-  int64_t passkey_min_segments = 0;  // prompt segments per passkey sample; 0: the fewest possible
-  int64_t passkey_max_segments = 0;  // 0: a whole row less the answer segment
+  int64_t passkey_min_segments = 0;  // segments per passkey sample; 0: the fewest possible
+  int64_t passkey_max_segments = 0;  // 0: a whole row
   int64_t passkey_curriculum_samples = 0;  // the longest sample grows to max over these (0: none)
 };
 

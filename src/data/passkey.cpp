@@ -30,10 +30,7 @@ PasskeyTask::PasskeyTask(const Tokenizer& tokenizer)
       pad_(tokenizer.pad_id() >= 0 ? tokenizer.pad_id() : tokenizer.unk_id()),
       intro_(tokenizer.encode(kIntro)),
       question_(tokenizer.encode(kQuestion)) {
-  for (const auto& sentence : sentences_of(kFiller)) {
-    sentences_.push_back(tokenizer.encode(sentence));
-    longest_sentence_ = std::max<int64_t>(longest_sentence_, static_cast<int64_t>(sentences_.back().size()));
-  }
+  for (const auto& sentence : sentences_of(kFiller)) sentences_.push_back(tokenizer.encode(sentence));
 }
 
 std::string PasskeyTask::key_line(int64_t key) {
@@ -41,29 +38,37 @@ std::string PasskeyTask::key_line(int64_t key) {
   return "The pass key is " + digits + ". Remember it. " + digits + " is the pass key.";
 }
 
-int64_t PasskeyTask::shortest_prompt(int64_t key, int64_t segment_length) const {
+int64_t PasskeyTask::shortest_with_line(int64_t line_tokens, int64_t segment_length) const {
   const auto head = 1 + static_cast<int64_t>(intro_.size());
-  const auto line = static_cast<int64_t>(tokenizer_.encode(key_line(key)).size());
   const auto question = static_cast<int64_t>(question_.size());
-  const int64_t table3 = head + line + question;
+  const int64_t table3 = head + line_tokens + question;
   if (segment_length <= 0) return table3;
   // The key right after the intro; the question starts two segments after the key line's last.
-  const int64_t key_segment = (head + line - 1) / segment_length;
+  const int64_t key_segment = (head + line_tokens - 1) / segment_length;
   return std::max(table3, (key_segment + 2) * segment_length + question);
+}
+
+int64_t PasskeyTask::shortest_prompt(int64_t key, int64_t segment_length) const {
+  return shortest_with_line(static_cast<int64_t>(tokenizer_.encode(key_line(key)).size()), segment_length);
+}
+
+void PasskeyTask::require_length(int64_t length, int64_t key, int64_t segment_length) const {
+  const int64_t shortest = shortest_prompt(key, segment_length);
+  if (length >= shortest) return;
+  throw InputError("passkey length " + std::to_string(length) + ": shorter than the task's fixed text (" +
+                   std::to_string(shortest) + " tokens" +
+                   (segment_length > 0 ? " with a whole segment of " + std::to_string(segment_length) +
+                                             " between key and question"
+                                       : std::string()) +
+                   ")");
 }
 
 PasskeyPrompt PasskeyTask::prompt(int64_t length, double depth, int64_t key, int64_t segment_length) const {
   if (!(depth >= 0.0 && depth <= 1.0)) throw InputError("passkey depth " + std::to_string(depth) + ": expected 0 to 1");
-  const int64_t shortest = shortest_prompt(key, segment_length);
-  if (length < shortest) {
-    throw InputError("passkey length " + std::to_string(length) + ": shorter than the task's fixed text (" +
-                     std::to_string(shortest) + " tokens" +
-                     (segment_length > 0 ? " with a whole segment of " + std::to_string(segment_length) +
-                                               " between key and question"
-                                         : std::string()) +
-                     ")");
-  }
   const auto line = tokenizer_.encode(key_line(key));
+  if (length < shortest_with_line(static_cast<int64_t>(line.size()), segment_length)) {
+    require_length(length, key, segment_length);  // throws, naming the shortest length
+  }
   const auto head = 1 + static_cast<int64_t>(intro_.size());
   const auto key_tokens = static_cast<int64_t>(line.size());
   const int64_t question_position = length - static_cast<int64_t>(question_.size());

@@ -33,7 +33,7 @@ struct PasskeyPrompt {
   int64_t key_position = 0;        // index in `tokens` of the key line's first token
   int64_t key_tokens = 0;          // the key line's length in tokens
   int64_t question_position = 0;   // index of the question's first token
-  int64_t pad_tokens = 0;          // pad tokens after the intro
+  int64_t pad_tokens = 0;          // pad tokens right before the question
 };
 
 class PasskeyTask {
@@ -56,6 +56,8 @@ class PasskeyTask {
   PasskeyPrompt prompt(int64_t length, double depth, int64_t key, int64_t segment_length = 0) const;
   // The fewest tokens a prompt with this key can have in the layout.
   int64_t shortest_prompt(int64_t key, int64_t segment_length = 0) const;
+  // InputError naming the shortest length when `length` cannot hold the layout with this key.
+  void require_length(int64_t length, int64_t key, int64_t segment_length = 0) const;
   // UTF-8 bytes per token of the filler, for bits per byte.
   double filler_bytes_per_token() const;
   int64_t bos() const { return bos_; }
@@ -66,7 +68,8 @@ class PasskeyTask {
   int64_t bos_, pad_;
   std::vector<int64_t> intro_, question_;
   std::vector<std::vector<int64_t>> sentences_;  // the filler's sentences, each encoded whole
-  int64_t longest_sentence_ = 0;
+
+  int64_t shortest_with_line(int64_t line_tokens, int64_t segment_length) const;
 };
 
 // "start" 0, "middle" 0.5, "end" 1, or a number in [0, 1]; InputError otherwise.

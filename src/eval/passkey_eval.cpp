@@ -21,12 +21,7 @@ std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed) {
 void check_passkey_lengths(const PasskeyTask& task, const PasskeyOptions& options) {
   for (const int64_t key : passkey_keys(options.keys, options.seed)) {
     for (const int64_t length : options.lengths) {
-      const int64_t shortest = task.shortest_prompt(key, options.segment_length);
-      if (length < shortest) {
-        throw InputError("passkey length " + std::to_string(length) + ": shorter than the task's fixed text (" +
-                         std::to_string(shortest) + " tokens" +
-                         (options.segment_length > 0 ? " with a whole segment between key and question" : "") + ")");
-      }
+      task.require_length(length, key, options.segment_length);
     }
   }
 }
