@@ -1,4 +1,5 @@
 // `infini data prepare`: tokenise documents into memory-mapped token shards.
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "data/prepare.h"
 
@@ -12,8 +13,11 @@ void add_data_command(CLI::App& app) {
   prepare->add_option("--tokenizer", options->tokenizer, "SentencePiece model")->required();
   prepare->add_option("--input", options->input, "A .txt file, a directory of .txt files, or a .jsonl file")->required();
   prepare->add_option("--out", options->out, "Shard directory")->required();
-  prepare->add_option("--threads", options->threads, "Tokenising threads (0: one per core)");
-  prepare->add_option("--shard-tokens", options->shard_tokens, "Tokens per shard file")->capture_default_str();
+  prepare->add_option("--threads", options->threads, "Tokenising threads (0: one per core)")
+      ->check(whole_number(0, kMaxThreads));
+  prepare->add_option("--shard-tokens", options->shard_tokens, "Tokens per shard file")
+      ->capture_default_str()
+      ->check(whole_number(1, kMaxCount));
   prepare->add_option("--dtype", options->token_dtype, "auto, uint16 or uint32")->capture_default_str();
   prepare->add_flag("--force", options->force, "Rebuild the output even if it holds other or up-to-date shards");
   prepare->callback([options] {

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <map>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/runtime_flags.h"
@@ -126,7 +127,7 @@ void add_eval_command(CLI::App& app) {
       ->required();
   ppl->add_option("--data", flags->data, "A .txt file, a directory of .txt files, a .jsonl file, or a shard directory")->required();
   ppl->add_option("--segment-length", flags->segment_length, "Tokens per segment (default: the model's)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, kMaxCount));
   ppl->add_flag("--no-memory", flags->no_memory, "Reset every layer's memory at each segment");
   ppl->add_flag("--memory-ablation", flags->memory_ablation,
                 "Score each checkpoint with memory carried and again with it reset every segment");
@@ -138,11 +139,11 @@ void add_eval_command(CLI::App& app) {
       ->capture_default_str();
   ppl->add_option("--max-tokens-per-doc", flags->max_tokens_per_doc,
                   "Score only the first N predicted tokens of each document (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, kMaxCount));
   ppl->add_option("--max-documents", flags->max_documents, "Score only the first N documents (0: all)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, kMaxCount));
   ppl->add_option("--bucket-width", flags->bucket_width, "Tokens per by_position bucket")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, kMaxCount))
       ->capture_default_str();
   flags->runtime.add_to(ppl);
   ppl->callback([flags] { run_ppl(*flags); });

@@ -2,6 +2,7 @@
 #include <filesystem>
 #include <iostream>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/runtime_flags.h"
@@ -86,7 +87,7 @@ void add_eval_passkey_command(CLI::App& eval) {
       ->delimiter(',')
       ->capture_default_str();
   passkey->add_option("--keys", flags->keys, "Random keys per length and depth")
-      ->check(CLI::PositiveNumber)
+      ->check(whole_number(1, 1000000))
       ->capture_default_str();
   passkey->add_option("--seed", flags->seed, "Seed of the keys")->capture_default_str();
   passkey->add_option("--layout", flags->layout,

@@ -3,6 +3,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "cli/runtime_flags.h"
 #include "core/errors.h"
@@ -13,6 +14,8 @@
 namespace infini::cli {
 
 namespace {
+
+constexpr int64_t kMaxNewTokens = int64_t{1} << 24;
 
 struct GenerateFlags {
   std::string checkpoint;
@@ -67,11 +70,11 @@ void add_generate_command(CLI::App& app) {
   command->add_option("--prompt-file", flags->prompt_file, "A file holding the prompt");
   command->add_option("--max-new-tokens", flags->options.max_new_tokens, "Tokens to generate")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(whole_number(0, kMaxNewTokens));
   command->add_option("--temperature", flags->options.temperature, "0: greedy")->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(real_number(0.0, 100.0));
   command->add_option("--top-p", flags->options.top_p, "Nucleus sampling mass")->capture_default_str()
-      ->check(CLI::Range(1e-9, 1.0));
+      ->check(real_number(0.0, 1.0, true));
   command->add_option("--seed", flags->options.seed, "Sampling seed")->capture_default_str();
   flags->runtime.add_to(command);
   command->callback([flags] { run_generate(*flags); });

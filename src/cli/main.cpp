@@ -6,12 +6,43 @@
 #include <iostream>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <torch/version.h>
 
 #include "cli/commands.h"
 #include "core/errors.h"
 #include "core/system.h"
 
 namespace {
+
+// Walks the command words of argv down the tree of subcommands. An unknown word is refused with
+// the valid ones listed (exit 2); a command that needs a subcommand and got nothing more prints
+// its help (exit 0). Returns -1 when CLI11 should parse as usual.
+int check_command_words(CLI::App& app, int argc, char** argv) {
+  CLI::App* level = &app;
+  std::string path = "infini";
+  for (int i = 1;; ++i) {
+    const auto subcommands = level->get_subcommands({});
+    if (subcommands.empty()) return -1;
+    if (i >= argc) {
+      std::cout << level->help();
+      return 0;
+    }
+    const std::string word = argv[i];
+    if (word.empty() || word[0] == '-') return -1;
+    CLI::App* next = nullptr;
+    std::string known;
+    for (auto* command : subcommands) {
+      known += (known.empty() ? "" : ", ") + command->get_name();
+      if (command->get_name() == word) next = command;
+    }
+    if (next == nullptr) {
+      std::cerr << path << ": unknown command '" << word << "' (expected one of " << known << ")\n";
+      return 2;
+    }
+    level = next;
+    path += " " + word;
+  }
+}
 
 // OpenBLAS picks its kernels when it is loaded, before main, from OPENBLAS_CORETYPE. In VMs it
 // often detects a generic core and runs ~7x slower; then re-run this program once with the
@@ -32,9 +63,10 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(spdlog::stderr_color_mt("infini"));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
 
-  CLI::App app{"infini: long-context language models with Infini-attention, on LibTorch"};
+  CLI::App app{"infini: long-context language models with Infini-attention, on LibTorch", "infini"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
+  app.set_version_flag("--version", std::string("infini ") + INFINI_VERSION + " (LibTorch " + TORCH_VERSION + ")");
   infini::cli::add_convert_command(app);
   infini::cli::add_data_command(app);
   infini::cli::add_doctor_command(app);
@@ -47,22 +79,13 @@ int main(int argc, char** argv) {
   infini::cli::add_train_command(app);
 
   try {
-    if (argc > 1 && argv[1][0] != '-') {
-      std::string known;
-      bool found = false;
-      for (const auto* command : app.get_subcommands({})) {
-        known += (known.empty() ? "" : ", ") + command->get_name();
-        found = found || command->get_name() == argv[1];
-      }
-      if (!found) {
-        std::cerr << "infini: unknown command '" << argv[1] << "' (expected one of " << known << ")\n";
-        return 2;
-      }
-    }
+    if (const int status = check_command_words(app, argc, argv); status >= 0) return status;
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     std::cerr << "infini: " << e.what() << "\n";

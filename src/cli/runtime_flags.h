@@ -5,6 +5,7 @@
 #include <string>
 #include <torch/torch.h>
 
+#include "cli/checks.h"
 #include "core/runtime.h"
 
 namespace infini::cli {
@@ -15,7 +16,9 @@ struct RuntimeFlags {
 
   void add_to(CLI::App* command) {
     command->add_option("--device", device, "cpu, cuda or cuda:N")->capture_default_str();
-    command->add_option("--threads", threads, "CPU threads (0: one per core)")->capture_default_str();
+    command->add_option("--threads", threads, "CPU threads (0: one per core)")
+        ->capture_default_str()
+        ->check(whole_number(0, kMaxThreads));
   }
   // Applies the thread count and returns the parsed device.
   torch::Device apply() const {

@@ -1,6 +1,7 @@
 // `infini train`: trains from a YAML run config (see train/trainer.h for the loop).
 #include <thread>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "config/run_config.h"
 #include "core/runtime.h"
@@ -20,14 +21,18 @@ struct TrainFlags {
   int64_t stop_at_step = 0;
   std::string progress = "auto";
   std::string backend = "auto";
+  bool force = false;
+  int64_t threads = -1;  // -1: run.threads
 };
 
 void run_train(const TrainFlags& flags) {
   RunConfig config = load_run_config(flags.config, flags.overrides);
+  if (flags.threads >= 0) config.run.threads = flags.threads;
   TrainerOptions options;
   options.config_origin = flags.config;
   options.resume = flags.resume;
   options.stop_at_step = flags.stop_at_step;
+  options.replace_run = flags.force;
   options.progress_bar = flags.progress == "on" || (flags.progress == "auto" && ProgressBar::on_terminal());
   std::shared_ptr<Communicator> communicator = std::make_shared<SingleProcess>();
   if (const auto rendezvous = rendezvous_from_environment(); rendezvous && rendezvous->world_size > 1) {
@@ -63,7 +68,12 @@ void add_train_command(CLI::App& app) {
   train->add_option("--set", flags->overrides, "Override a config key: key.path=value");
   train->add_option("--resume", flags->resume, "Continue from this training checkpoint (or 'auto': the newest in run.dir)");
   train->add_option("--stop-at-step", flags->stop_at_step,
-                    "Stop after this step with a checkpoint, as a signal would (for time-limited jobs)");
+                    "Stop after this step with a checkpoint, as a signal would (for time-limited jobs)")
+      ->check(whole_number(1, kMaxCount));
+  train->add_option("--threads", flags->threads, "CPU threads, instead of run.threads (0: one per core)")
+      ->check(whole_number(0, kMaxThreads));
+  train->add_flag("--force", flags->force,
+                  "Start fresh even where run.dir holds another run: its checkpoints, links and logs are deleted first");
   train->add_option("--progress", flags->progress, "Live progress bar: auto (on a terminal), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}));
   train->add_option("--dist-backend", flags->backend,

@@ -1,9 +1,11 @@
 #include "core/staged_directory.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -14,6 +16,8 @@ namespace fs = std::filesystem;
 namespace infini {
 
 namespace {
+
+constexpr const char* kStagingMark = ".staging-";
 
 void fsync_path(const std::string& path, bool directory) {
   int fd = ::open(path.c_str(), directory ? O_RDONLY | O_DIRECTORY : O_RDONLY);
@@ -29,7 +33,7 @@ StagedDirectory::StagedDirectory(std::string target) : target_(std::move(target)
   while (target_.size() > 1 && target_.back() == '/') target_.pop_back();
   fs::path target_path(target_);
   if (target_path.has_parent_path()) fs::create_directories(target_path.parent_path());
-  staging_ = target_ + ".staging-" + std::to_string(::getpid());
+  staging_ = target_ + kStagingMark + std::to_string(::getpid());
   fs::remove_all(staging_);
   fs::create_directory(staging_);
 }
@@ -66,6 +70,24 @@ void StagedDirectory::commit() {
   fs::path parent = fs::path(target_).parent_path();
   fsync_path(parent.empty() ? "." : parent.string(), true);
   committed_ = true;
+}
+
+std::vector<std::string> remove_stale_staging(const std::string& parent) {
+  std::vector<std::string> removed;
+  std::error_code error;
+  if (!fs::is_directory(parent, error)) return removed;
+  for (const auto& entry : fs::directory_iterator(parent, error)) {
+    const auto name = entry.path().filename().string();
+    const auto mark = name.rfind(kStagingMark);
+    if (mark == std::string::npos) continue;
+    const auto digits = name.substr(mark + std::strlen(kStagingMark));
+    if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) continue;
+    const auto pid = static_cast<pid_t>(std::stol(digits));
+    if (pid == ::getpid() || ::kill(pid, 0) == 0 || errno != ESRCH) continue;  // its writer may still be at work
+    fs::remove_all(entry.path(), error);
+    if (!error) removed.push_back(entry.path().string());
+  }
+  return removed;
 }
 
 }  // namespace infini

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace infini {
 
@@ -29,5 +30,9 @@ class StagedDirectory {
   std::string staging_;
   bool committed_ = false;
 };
+
+// Removes the staging directories under `parent` ("NAME.staging-PID") whose writing process is no
+// longer alive: what a writer killed mid-way left. Returns their paths.
+std::vector<std::string> remove_stale_staging(const std::string& parent);
 
 }  // namespace infini

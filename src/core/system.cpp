@@ -13,6 +13,7 @@
 
 #ifdef INFINI_WITH_CUDA
 #include <c10/cuda/CUDACachingAllocator.h>
+#include <cuda_runtime_api.h>
 #endif
 
 namespace infini {
@@ -43,6 +44,27 @@ int64_t peak_device_bytes() {
 #else
   return 0;
 #endif
+}
+
+int64_t available_memory_bytes(const c10::Device& device) {
+  if (device.is_cuda()) {
+#ifdef INFINI_WITH_CUDA
+    size_t free = 0, total = 0;
+    if (cudaMemGetInfo(&free, &total) == cudaSuccess) return static_cast<int64_t>(free);
+#endif
+    return -1;
+  }
+  std::ifstream meminfo("/proc/meminfo");
+  std::string line;
+  while (std::getline(meminfo, line)) {
+    if (line.rfind("MemAvailable:", 0) == 0) {
+      std::istringstream fields(line.substr(13));
+      int64_t kib = 0;
+      fields >> kib;
+      return kib * 1024;
+    }
+  }
+  return -1;
 }
 
 void reset_peak_memory() {

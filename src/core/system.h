@@ -17,6 +17,10 @@ int64_t peak_rss_bytes();
 // Peak CUDA memory allocated by this process's caching allocator, in bytes; 0 without CUDA.
 int64_t peak_device_bytes();
 
+// Memory a new allocation on `device` can still get: MemAvailable for the CPU, the free memory
+// of a CUDA device; -1 when it cannot be told.
+int64_t available_memory_bytes(const c10::Device& device);
+
 // Starts both peaks again from the current use, so one process can measure several runs.
 void reset_peak_memory();
 

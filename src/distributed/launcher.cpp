@@ -91,7 +91,8 @@ int launch_local(const LaunchOptions& options, const std::vector<std::string>& c
   sigaction(SIGTERM, &previous_term, nullptr);
   if (failed_rank >= 0) {
     std::fprintf(stderr, "infini launch: the job failed (rank %d %s)\n", failed_rank, describe(failed_status).c_str());
-    return 1;
+    // Every rank reads the same command and config: bad input in the first to fail is the job's.
+    return WIFEXITED(failed_status) && WEXITSTATUS(failed_status) == 2 ? 2 : 1;
   }
   return 0;
 }

@@ -17,7 +17,8 @@ struct LaunchOptions {
 };
 
 // Runs `command` (argv) in `nproc` processes; returns the exit status for the launcher: 0 when
-// every rank exited 0, else 1 (after a line naming the rank and how it ended).
+// every rank exited 0; 2 when the first rank to fail exited 2 (bad usage or input, which every
+// rank shares); else 1 (after a line naming the rank and how it ended).
 int launch_local(const LaunchOptions& options, const std::vector<std::string>& command);
 
 }  // namespace infini

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "model/memory_need.h"
+
 namespace infini {
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
@@ -70,6 +72,9 @@ LlamaModelImpl::LlamaModelImpl(const ModelConfig& config) {
 }
 
 DecoderImpl::DecoderImpl(const ModelConfig& config) : config_(config) {
+  require_memory(weight_bytes(config) + segment_bytes(config, 1, config.attention.segment_length), torch::kCPU,
+                 fmt::format("a model of {:.3g} parameters with one segment of {} tokens", infini::parameter_count(config),
+                             config.attention.segment_length));
   model = register_module("model", LlamaModel(config));
   if (!config.tie_word_embeddings) {
     lm_head = register_module(

@@ -15,6 +15,7 @@
 #include "model/checkpoint.h"
 #include "model/convert.h"
 #include "model/flops.h"
+#include "model/memory_need.h"
 #include "train/lr_schedule.h"
 
 namespace infini {
@@ -36,6 +37,9 @@ std::string config_hash(const RunConfig& config) {
   }
   return fingerprint(fixed);
 }
+
+// RUN_DIR's links to checkpoints.
+constexpr const char* kLinks[] = {"best", "final"};
 
 bool is_gate(const std::string& name) {
   const std::string suffix = ".self_attn.gate";
@@ -91,7 +95,11 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   }
   const std::string run_dir = config_.run.dir;
   fs::create_directories(run_dir);
-  if (comm_->is_main()) metrics_ = std::make_unique<MetricsLog>(run_dir);
+  if (comm_->is_main()) {
+    for (const auto& stale : remove_stale_staging(checkpoints_dir())) {
+      spdlog::info("removed {}: a checkpoint save killed mid-way", stale);
+    }
+  }
 
   // Which checkpoint to continue, if any.
   std::string resume = options_.resume.empty() ? config_.run.resume : options_.resume;
@@ -100,6 +108,8 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
     if (resume.empty()) spdlog::info("run.resume auto: no checkpoint in {}, starting fresh", checkpoints_dir());
   }
   if (!resume.empty() && !fs::is_directory(resume)) throw InputError(resume + ": no such checkpoint directory");
+  if (resume.empty()) claim_run_dir();
+  if (comm_->is_main()) metrics_ = std::make_unique<MetricsLog>(run_dir);
 
   data_ = open_training_data(config_, *comm_, origin);
   const int64_t segment = config_.model.attention.segment_length;
@@ -107,6 +117,15 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
 
   if (!config_.data.validation.empty()) validation_ = open_corpus(config_.data.validation, tokenizer_);
 
+  {
+    // Weights, gradients and AdamW's two moments; the activations of every segment BPTT keeps.
+    const auto& train = config_.train;
+    const int64_t kept = train.checkpoint_segments ? 1 : train.sequence_length / segment;
+    require_memory(4 * weight_bytes(config_.model) + static_cast<double>(kept) *
+                       segment_bytes(config_.model, train.batch_size, segment),
+                   device_, fmt::format("training {:.3g} parameters on {} rows of {} tokens", parameter_count(config_.model),
+                                        train.batch_size, train.sequence_length));
+  }
   if (resume.empty()) {
     if (config_.model.init_from.empty()) {
       model_ = Decoder(config_.model);
@@ -135,6 +154,20 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   peak_flops_ = matmul_gflops(device_.is_cuda() ? 4096 : 1024, compute, device_, 5) * 1e9;
   peak_flops_ = comm_->sum(peak_flops_);
   progress_ = std::make_unique<ProgressBar>(config_.train.steps, options_.progress_bar && comm_->is_main());
+}
+
+void Trainer::claim_run_dir() {
+  const auto existing = list_checkpoints(checkpoints_dir());
+  if (existing.empty()) return;
+  if (!options_.replace_run) {
+    throw InputError(config_.run.dir + ": already holds a run (newest checkpoint " + existing.back() +
+                     "); continue it with --resume auto (or run.resume: auto), or start fresh in a new or emptied "
+                     "run.dir (--force deletes that run first)");
+  }
+  if (!comm_->is_main()) return;
+  spdlog::warn("--force: deleting the run in {}: its checkpoints, links and logs", config_.run.dir);
+  for (const auto* name : kLinks) fs::remove(config_.run.dir + "/" + name);
+  for (const auto* name : {"checkpoints", "metrics.jsonl", "train.log", "tb"}) fs::remove_all(config_.run.dir + "/" + name);
 }
 
 void Trainer::build_optimizer() {
@@ -292,36 +325,39 @@ ValidationReport Trainer::validate() {
   return report;
 }
 
-std::string Trainer::save_checkpoint() {
-  if (saved_step_ == state_.step) return last_checkpoint_;
-  state_.loader = data_.source->state();
-  state_.world_size = comm_->world_size();
-  state_.rank_loaders.clear();
-  if (comm_->world_size() > 1) {
-    for (const auto& text : comm_->gather_text(state_.loader.to_json().dump())) {
-      state_.rank_loaders.push_back(LoaderState::from_json(nlohmann::json::parse(text)));
-    }
-  }
-  state_.rng = rng_state();
+std::string Trainer::save_checkpoint(const std::vector<std::string>& links) {
   const auto dir = checkpoints_dir() + "/" + checkpoint_dir_name(state_.step);
-  if (comm_->is_main()) {
-    fs::create_directories(checkpoints_dir());
-    save_training_checkpoint(dir, model_, tokenizer_, *optimizer_, state_, carried_);
-    prune_checkpoints(checkpoints_dir(), config_.train.keep_last, state_.best_step);
-    spdlog::info("step {}: wrote {}", state_.step, dir);
+  if (saved_step_ != state_.step) {
+    state_.loader = data_.source->state();
+    state_.world_size = comm_->world_size();
+    state_.rank_loaders.clear();
+    if (comm_->world_size() > 1) {
+      for (const auto& text : comm_->gather_text(state_.loader.to_json().dump())) {
+        state_.rank_loaders.push_back(LoaderState::from_json(nlohmann::json::parse(text)));
+      }
+    }
+    state_.rng = rng_state();
+    if (comm_->is_main()) {
+      fs::create_directories(checkpoints_dir());
+      save_training_checkpoint(dir, model_, tokenizer_, *optimizer_, state_, carried_);
+      spdlog::info("step {}: wrote {}", state_.step, dir);
+    }
+    saved_step_ = state_.step;
+    last_checkpoint_ = dir;
   }
-  saved_step_ = state_.step;
-  last_checkpoint_ = dir;
+  if (!comm_->is_main()) return dir;
+  // Links move to the new checkpoint before anything is pruned; what they point at is never pruned.
+  for (const auto& name : links) {
+    // RUN_DIR/NAME points at a checkpoint; replaced by a rename, never left missing.
+    const auto link = config_.run.dir + "/" + name, staging = link + ".new";
+    fs::remove(staging);
+    fs::create_directory_symlink("checkpoints/" + checkpoint_dir_name(state_.step), staging);
+    fs::rename(staging, link);
+  }
+  std::vector<int64_t> keep = {state_.best_step};
+  for (const auto* name : kLinks) keep.push_back(linked_step(config_.run.dir + "/" + name));
+  prune_checkpoints(checkpoints_dir(), config_.train.keep_last, state_.step, keep);
   return dir;
-}
-
-void Trainer::update_link(const std::string& name, int64_t step) {
-  if (!comm_->is_main()) return;
-  // RUN_DIR/NAME points at a checkpoint; replaced by a rename, never left missing.
-  const auto link = config_.run.dir + "/" + name, staging = link + ".new";
-  fs::remove(staging);
-  fs::create_directory_symlink("checkpoints/" + checkpoint_dir_name(step), staging);
-  fs::rename(staging, link);
 }
 
 void Trainer::log_progress(const StepReport& report) {
@@ -382,8 +418,7 @@ void Trainer::log_validation(const ValidationReport& report) {
   if (loss < state_.best_validation_loss) {
     state_.best_validation_loss = loss;
     state_.best_step = state_.step;
-    save_checkpoint();
-    update_link("best", state_.best_step);
+    save_checkpoint({"best"});
   }
   if (comm_->is_main()) {
     progress_->clear();
@@ -433,8 +468,7 @@ TrainResult Trainer::run(const StopSignal* stop) {
     }
   }
   if (validation_ && validated_step != state_.step) log_validation(validate());
-  result.checkpoint = save_checkpoint();
-  update_link("final", state_.step);
+  result.checkpoint = save_checkpoint({"final"});
   result.step = state_.step;
   result.finished = true;
   return result;

@@ -31,6 +31,7 @@ struct TrainerOptions {
   std::string resume;                    // a checkpoint to continue (overrides run.resume)
   int64_t stop_at_step = 0;              // stop with a checkpoint after this step; 0: run to train.steps
   bool progress_bar = false;
+  bool replace_run = false;              // start fresh even where run.dir holds a run: delete it first
 };
 
 struct StepReport {
@@ -62,7 +63,9 @@ class Trainer {
   TrainResult run(const StopSignal* stop = nullptr);
   StepReport step();
   ValidationReport validate();
-  std::string save_checkpoint();  // returns its directory
+  // Writes this step's checkpoint (once), points the RUN_DIR links named in `links` at it, then
+  // applies train.keep_last; returns its directory.
+  std::string save_checkpoint(const std::vector<std::string>& links = {});
 
   Decoder& model() { return model_; }
   const TrainerState& state() const { return state_; }
@@ -70,11 +73,11 @@ class Trainer {
   std::string checkpoints_dir() const { return config_.run.dir + "/checkpoints"; }
 
  private:
+  void claim_run_dir();  // a fresh run's: refuses a run.dir holding another run (see replace_run)
   void resume_from(const std::string& dir);
   void build_optimizer();
   void log_progress(const StepReport& report);
   void log_validation(const ValidationReport& report);
-  void update_link(const std::string& name, int64_t step);
 
   RunConfig config_;
   TrainerOptions options_;

@@ -150,12 +150,29 @@ std::string latest_checkpoint(const std::string& checkpoints) {
   return found.empty() ? "" : found.back().second;
 }
 
-void prune_checkpoints(const std::string& checkpoints, int64_t keep_last, int64_t keep_step) {
-  const auto found = checkpoints_in(checkpoints);
-  const int64_t excess = static_cast<int64_t>(found.size()) - keep_last;
+std::vector<std::string> list_checkpoints(const std::string& checkpoints) {
+  std::vector<std::string> dirs;
+  for (const auto& [step, dir] : checkpoints_in(checkpoints)) dirs.push_back(dir);
+  return dirs;
+}
+
+void prune_checkpoints(const std::string& checkpoints, int64_t keep_last, int64_t current_step,
+                       const std::vector<int64_t>& keep) {
+  auto found = checkpoints_in(checkpoints);
+  found.erase(std::remove_if(found.begin(), found.end(), [&](const auto& c) { return c.first > current_step; }),
+              found.end());
+  const int64_t excess = static_cast<int64_t>(found.size()) - std::max<int64_t>(keep_last, 1);
   for (int64_t i = 0; i < excess; ++i) {
-    if (found[static_cast<size_t>(i)].first != keep_step) fs::remove_all(found[static_cast<size_t>(i)].second);
+    const auto& [step, dir] = found[static_cast<size_t>(i)];
+    if (step != current_step && std::find(keep.begin(), keep.end(), step) == keep.end()) fs::remove_all(dir);
   }
+}
+
+int64_t linked_step(const std::string& path) {
+  std::error_code error;
+  if (!fs::is_symlink(path, error)) return -1;
+  const auto target = fs::read_symlink(path, error);
+  return error ? -1 : step_of(target.filename().string());
 }
 
 std::string rng_state() {

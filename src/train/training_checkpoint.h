@@ -56,8 +56,16 @@ std::vector<ModelState> read_carried_state(const std::string& dir, torch::Device
 
 // The newest complete checkpoint under `checkpoints` ("" when there is none).
 std::string latest_checkpoint(const std::string& checkpoints);
-// Deletes all but the newest `keep_last` checkpoints and the one of step `keep_step`.
-void prune_checkpoints(const std::string& checkpoints, int64_t keep_last, int64_t keep_step);
+// The complete checkpoints under `checkpoints`, by step, oldest first.
+std::vector<std::string> list_checkpoints(const std::string& checkpoints);
+// Retention after writing the checkpoint of `current_step`: of the checkpoints up to that step,
+// deletes all but the newest `keep_last`, never the current one nor those of the steps in `keep`
+// (what `best` and `final` point at). Checkpoints past `current_step` (another line of a run
+// resumed from an earlier checkpoint) are left alone.
+void prune_checkpoints(const std::string& checkpoints, int64_t keep_last, int64_t current_step,
+                       const std::vector<int64_t>& keep);
+// The step of the checkpoint the link `path` points at; -1 when it is no link to a checkpoint.
+int64_t linked_step(const std::string& path);
 
 // The CPU generator's state as hex, and back.
 std::string rng_state();

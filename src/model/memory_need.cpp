@@ -1,0 +1,56 @@
+#include "model/memory_need.h"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "core/errors.h"
+#include "core/system.h"
+
+namespace infini {
+
+namespace {
+
+std::string gib(double bytes) {
+  char text[48];
+  std::snprintf(text, sizeof text, bytes < 1e15 ? "%.2f GiB" : "%.3g GiB", bytes / (1024.0 * 1024.0 * 1024.0));
+  return text;
+}
+
+}  // namespace
+
+double parameter_count(const ModelConfig& config) {
+  const double h = static_cast<double>(config.hidden_size), v = static_cast<double>(config.vocab_size);
+  const double d = static_cast<double>(config.resolved_head_dim());
+  const double heads = static_cast<double>(config.num_attention_heads);
+  const double kv_heads = static_cast<double>(config.num_key_value_heads);
+  const double ffn = static_cast<double>(config.intermediate_size);
+  double total = v * h + h + (config.tie_word_embeddings ? 0.0 : v * h);  // embeddings, final norm, head
+  for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
+    const bool gated = config.layer_kind(layer) == AttentionKind::Infini;
+    total += h * heads * d * 2 + h * kv_heads * d * 2  // q, o; k, v
+             + 3 * h * ffn + 2 * h                     // MLP, two norms
+             + (gated ? heads : 0.0);                  // one gate per head
+  }
+  return total;
+}
+
+double weight_bytes(const ModelConfig& config) { return 4.0 * parameter_count(config); }
+
+double segment_bytes(const ModelConfig& config, int64_t batch, int64_t segment) {
+  const double n = static_cast<double>(segment), b = static_cast<double>(batch);
+  double widest = 0.0;
+  for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
+    const double keys = config.layer_kind(layer) == AttentionKind::Xl ? 2 * n : n;
+    widest = std::max(widest, b * static_cast<double>(config.num_attention_heads) * n * keys * 4.0);
+  }
+  return widest + b * n * static_cast<double>(config.vocab_size) * 4.0;
+}
+
+void require_memory(double bytes, const c10::Device& device, const std::string& what) {
+  const int64_t available = available_memory_bytes(device);
+  if (available < 0 || bytes <= static_cast<double>(available)) return;
+  throw InputError(what + " needs at least " + gib(bytes) + "; " + gib(static_cast<double>(available)) +
+                   " is available on " + device.str() + (device.is_cuda() ? "" : " (MemAvailable)"));
+}
+
+}  // namespace infini
