@@ -125,7 +125,7 @@ TEST_F(LoaderTest, RestoredStateReproducesTheFollowingBatchesBitForBit) {
   EXPECT_GE(first.state().epoch, 1);
 
   DocumentLoader second(*shards_, options);
-  second.restore(LoaderState::from_json(nlohmann::json::parse(saved)));
+  second.restore(LoaderState::from_json(nlohmann::json::parse(saved), "saved"));
   for (const auto& want : expected) {
     auto got = second.next();
     EXPECT_TRUE(torch::equal(got.inputs, want.inputs));

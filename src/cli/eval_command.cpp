@@ -11,6 +11,7 @@
 #include "core/files.h"
 #include "core/progress.h"
 #include "core/system.h"
+#include "data/tokenizer.h"
 #include "eval/perplexity.h"
 #include "model/checkpoint.h"
 
@@ -44,7 +45,7 @@ void run_ppl(const PplFlags& flags) {
   options.progress_bar = flags.progress == "on" || (flags.progress == "auto" && ProgressBar::on_terminal());
   options.log_documents = !options.progress_bar;
   if (flags.no_memory && flags.memory_ablation) throw InputError("--no-memory and --memory-ablation: choose one");
-  if (!flags.out.empty() && std::filesystem::is_directory(flags.out)) throw InputError(flags.out + ": is a directory");
+  require_output_file(flags.out);
 
   // The cheap checks first: every checkpoint has a tokenizer and the documents open with it. The
   // documents are opened once per distinct tokenizer (each evaluation streams them again: nothing
@@ -52,10 +53,11 @@ void run_ppl(const PplFlags& flags) {
   std::map<std::string, std::unique_ptr<Corpus>> corpora;  // by tokenizer fingerprint
   std::vector<std::string> fingerprints;
   for (const auto& checkpoint : flags.checkpoints) {
-    read_model_config(checkpoint);  // a bad config.json fails now, not after the checkpoints before it
+    const auto model = read_model_config(checkpoint);  // a bad config.json fails now, not after the others
     const auto tokenizer = tokenizer_path(checkpoint);
     const auto fingerprint = file_fingerprint(tokenizer);
     if (!corpora.count(fingerprint)) corpora[fingerprint] = open_corpus(flags.data, tokenizer);
+    require_tokenizer_fits(corpora.at(fingerprint)->vocab_size(), model.vocab_size, checkpoint);
     fingerprints.push_back(fingerprint);
   }
 
@@ -95,6 +97,7 @@ struct GatesFlags {
 
 // Figure 3 as text: one line per layer, each head's sigmoid(β) and its class.
 void run_gates(const GatesFlags& flags) {
+  require_output_file(flags.out);
   Decoder decoder = load_model(flags.checkpoint);
   const auto gates = gate_statistics(decoder);
   if (gates.empty()) throw InputError(flags.checkpoint + ": the model has no infini layers, so no gates");

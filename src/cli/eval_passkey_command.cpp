@@ -46,6 +46,7 @@ int64_t parse_length(const std::string& text) {
 }
 
 void run_passkey(const PasskeyFlags& flags) {
+  require_output_file(flags.out);
   PasskeyOptions options;
   for (const auto& length : flags.lengths) options.lengths.push_back(parse_length(length));
   options.depths.clear();
@@ -59,6 +60,7 @@ void run_passkey(const PasskeyFlags& flags) {
   const auto device = flags.runtime.apply();
   options.memory = !flags.no_memory;
   Tokenizer tokenizer(tokenizer_path(flags.checkpoint));
+  require_tokenizer_fits(tokenizer.vocab_size(), read_model_config(flags.checkpoint).vocab_size, flags.checkpoint);
   if (flags.layout == "memory") options.segment_length = read_model_config(flags.checkpoint).attention.segment_length;
   check_passkey_lengths(PasskeyTask(tokenizer), options);  // before any model is loaded
   Decoder decoder = load_model(flags.checkpoint, device);

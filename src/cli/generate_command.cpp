@@ -37,6 +37,7 @@ void run_generate(const GenerateFlags& flags) {
   }
   const auto device = flags.runtime.apply();
   Tokenizer tokenizer(tokenizer_path(flags.checkpoint));
+  require_tokenizer_fits(tokenizer.vocab_size(), read_model_config(flags.checkpoint).vocab_size, flags.checkpoint);
   Decoder decoder = load_model(flags.checkpoint, device);
   decoder->eval();
   std::vector<int64_t> prompt{tokenizer.bos_id()};

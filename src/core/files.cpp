@@ -14,6 +14,7 @@ namespace infini {
 void write_file_atomic(const std::string& path, const std::string& text) {
   namespace fs = std::filesystem;
   fs::path target(path);
+  if (fs::is_directory(target)) throw InputError(path + ": is a directory; name a file to write");
   if (target.has_parent_path()) fs::create_directories(target.parent_path());
   const std::string temporary = path + ".tmp-" + std::to_string(::getpid());
   {
@@ -25,7 +26,12 @@ void write_file_atomic(const std::string& path, const std::string& text) {
       throw std::runtime_error("failed writing " + path);
     }
   }
-  fs::rename(temporary, path);
+  std::error_code error;
+  fs::rename(temporary, path, error);
+  if (error) {
+    fs::remove(temporary, error);
+    throw InputError(path + ": cannot write there");
+  }
 }
 
 nlohmann::json read_json_file(const std::string& path) {

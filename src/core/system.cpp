@@ -18,19 +18,25 @@
 
 namespace infini {
 
-int64_t peak_rss_bytes() {
-  std::ifstream status("/proc/self/status");
+namespace {
+
+// The value in bytes of a "Key:   N kB" line of a /proc file; -1 when there is none.
+int64_t proc_kib_field(const char* file, const std::string& key) {
+  std::ifstream in(file);
   std::string line;
-  while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) {
-      std::istringstream fields(line.substr(6));
-      int64_t kib = 0;
-      fields >> kib;
-      return kib * 1024;
-    }
+  while (std::getline(in, line)) {
+    if (line.rfind(key + ":", 0) != 0) continue;
+    std::istringstream fields(line.substr(key.size() + 1));
+    int64_t kib = 0;
+    fields >> kib;
+    return kib * 1024;
   }
-  return 0;
+  return -1;
 }
+
+}  // namespace
+
+int64_t peak_rss_bytes() { return std::max<int64_t>(0, proc_kib_field("/proc/self/status", "VmHWM")); }
 
 int64_t peak_device_bytes() {
 #ifdef INFINI_WITH_CUDA
@@ -54,17 +60,7 @@ int64_t available_memory_bytes(const c10::Device& device) {
 #endif
     return -1;
   }
-  std::ifstream meminfo("/proc/meminfo");
-  std::string line;
-  while (std::getline(meminfo, line)) {
-    if (line.rfind("MemAvailable:", 0) == 0) {
-      std::istringstream fields(line.substr(13));
-      int64_t kib = 0;
-      fields >> kib;
-      return kib * 1024;
-    }
-  }
-  return -1;
+  return proc_kib_field("/proc/meminfo", "MemAvailable");
 }
 
 void reset_peak_memory() {

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "core/errors.h"
 #include "core/files.h"
 #include "data/documents.h"
 #include "data/token_shards.h"
@@ -20,10 +21,17 @@ int64_t prefix_bytes(int64_t bytes, int64_t kept, int64_t total) {
 class TextCorpus final : public Corpus {
  public:
   TextCorpus(const std::string& path, const std::string& tokenizer_path)
-      : documents_(path), tokenizer_(tokenizer_path) {}
+      : path_(path), documents_(path), tokenizer_(tokenizer_path) {}
   size_t size() const override { return documents_.size(); }
+  const std::string& path() const override { return path_; }
+  int64_t vocab_size() const override { return tokenizer_.vocab_size(); }
   TokenizedDocument load(size_t i, int64_t max_tokens) const override {
     Document document = documents_.load(i);
+    if (const int64_t bad = first_invalid_utf8(document.text); bad >= 0) {
+      TokenizedDocument skipped{document.name, {}, 0};
+      skipped.invalid_utf8_at = bad;
+      return skipped;
+    }
     auto tokens = tokenizer_.document_tokens(document.text);
     const auto total = static_cast<int64_t>(tokens.size());
     const int64_t kept = max_tokens > 0 ? std::min(max_tokens, total) : total;
@@ -32,6 +40,7 @@ class TextCorpus final : public Corpus {
   }
 
  private:
+  std::string path_;
   DocumentSource documents_;
   Tokenizer tokenizer_;
 };
@@ -39,8 +48,10 @@ class TextCorpus final : public Corpus {
 class ShardCorpus final : public Corpus {
  public:
   ShardCorpus(const std::string& dir, const std::string& tokenizer_path)
-      : shards_(dir, file_fingerprint(tokenizer_path)) {}
+      : path_(dir), shards_(dir, file_fingerprint(tokenizer_path)) {}
   size_t size() const override { return shards_.documents(); }
+  const std::string& path() const override { return path_; }
+  int64_t vocab_size() const override { return shards_.vocab_size(); }
   TokenizedDocument load(size_t i, int64_t max_tokens) const override {
     const auto total = static_cast<int64_t>(shards_.entry(i).tokens);
     const int64_t kept = max_tokens > 0 ? std::min(max_tokens, total) : total;
@@ -50,6 +61,7 @@ class ShardCorpus final : public Corpus {
   }
 
  private:
+  std::string path_;
   TokenShards shards_;
 };
 
@@ -57,6 +69,10 @@ class ShardCorpus final : public Corpus {
 
 std::unique_ptr<Corpus> open_corpus(const std::string& path, const std::string& tokenizer_path) {
   if (std::filesystem::exists(path + "/manifest.json")) return std::make_unique<ShardCorpus>(path, tokenizer_path);
+  if (std::filesystem::exists(path + "/index.bin")) {
+    // Never read a shard directory's names.txt as a text document.
+    throw InputError(path + ": token shards without manifest.json (re-run infini data prepare)");
+  }
   return std::make_unique<TextCorpus>(path, tokenizer_path);
 }
 

@@ -14,12 +14,16 @@ struct TokenizedDocument {
   std::string name;
   std::vector<int64_t> tokens;  // [bos] + encode(text) + [eos]
   int64_t bytes = 0;            // UTF-8 bytes of the text
+  int64_t invalid_utf8_at = -1;  // text only: the first bad byte; such a document has no tokens
+                                 // and is skipped, as `data prepare` skips it
 };
 
 class Corpus {
  public:
   virtual ~Corpus() = default;
   virtual size_t size() const = 0;
+  virtual const std::string& path() const = 0;  // what was opened, for messages
+  virtual int64_t vocab_size() const = 0;         // of the tokenizer the tokens come from
   // The document's first `max_tokens` tokens (0: all of them). The bytes of a prefix are not
   // known without detokenising: they are counted in proportion to the tokens kept. Shards read
   // only the prefix; text is tokenised whole and cut.

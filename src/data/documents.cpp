@@ -95,4 +95,26 @@ Document DocumentSource::load(size_t i) const {
   return {entry.name, json["text"].get<std::string>()};
 }
 
+int64_t first_invalid_utf8(const std::string& text) {
+  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
+  const size_t n = text.size();
+  size_t i = 0;
+  while (i < n) {
+    const unsigned char c = s[i];
+    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
+    if (length == 0 || i + length > n) return static_cast<int64_t>(i);
+    for (size_t k = 1; k < length; ++k) {
+      if ((s[i + k] & 0xC0) != 0x80) return static_cast<int64_t>(i);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are invalid too.
+    if ((length == 2 && c < 0xC2) || (length == 3 && c == 0xE0 && s[i + 1] < 0xA0) ||
+        (length == 3 && c == 0xED && s[i + 1] >= 0xA0) || (length == 4 && c == 0xF0 && s[i + 1] < 0x90) ||
+        (length == 4 && (c > 0xF4 || (c == 0xF4 && s[i + 1] >= 0x90)))) {
+      return static_cast<int64_t>(i);
+    }
+    i += length;
+  }
+  return -1;
+}
+
 }  // namespace infini

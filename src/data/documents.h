@@ -37,4 +37,7 @@ class DocumentSource {
   std::vector<Entry> entries_;
 };
 
+// Byte offset of the first invalid UTF-8 sequence in `text`, or -1 when it is all valid.
+int64_t first_invalid_utf8(const std::string& text);
+
 }  // namespace infini

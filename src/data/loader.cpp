@@ -3,6 +3,7 @@
 #include <random>
 
 #include "core/errors.h"
+#include "core/json_reader.h"
 
 namespace infini {
 
@@ -10,12 +11,16 @@ nlohmann::json LoaderState::to_json() const {
   return {{"epoch", epoch}, {"cursor", cursor}, {"row_document", row_document}, {"row_offset", row_offset}};
 }
 
-LoaderState LoaderState::from_json(const nlohmann::json& json) {
+LoaderState LoaderState::from_json(const nlohmann::json& json, const std::string& where) {
+  const JsonReader r(json, where);
   LoaderState state;
-  state.epoch = json.at("epoch").get<int64_t>();
-  state.cursor = json.at("cursor").get<int64_t>();
-  state.row_document = json.at("row_document").get<std::vector<int64_t>>();
-  state.row_offset = json.at("row_offset").get<std::vector<int64_t>>();
+  state.epoch = r.integer("epoch", 0);
+  state.cursor = r.integer("cursor", 0);
+  state.row_document = r.integers("row_document", -1);
+  state.row_offset = r.integers("row_offset", 0);
+  if (state.row_offset.size() != state.row_document.size()) {
+    throw InputError(where + ": row_document and row_offset differ in length");
+  }
   return state;
 }
 
@@ -65,8 +70,24 @@ void DocumentLoader::restore(const LoaderState& state) {
     throw InputError("loader state has " + std::to_string(state.row_document.size()) + " rows, this loader " +
                      std::to_string(options_.batch_size));
   }
+  const auto documents = static_cast<int64_t>(shards_.documents());
+  for (size_t r = 0; r < state.row_document.size(); ++r) {
+    const int64_t document = state.row_document[r];
+    if (document >= documents) {
+      throw InputError("loader state: row " + std::to_string(r) + " is in document " + std::to_string(document) +
+                       " but the data has " + std::to_string(documents));
+    }
+    if (document >= 0 && state.row_offset[r] >= static_cast<int64_t>(shards_.entry(document).tokens)) {
+      throw InputError("loader state: row " + std::to_string(r) + " is at token " + std::to_string(state.row_offset[r]) +
+                       " of a document of " + std::to_string(shards_.entry(document).tokens));
+    }
+  }
   state_ = state;
   order_ = epoch_documents(state_.epoch);
+  if (state_.cursor > static_cast<int64_t>(order_.size())) {
+    throw InputError("loader state: cursor " + std::to_string(state_.cursor) + " is past this rank's " +
+                     std::to_string(order_.size()) + " documents");
+  }
 }
 
 int64_t DocumentLoader::take_document() {

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <string>
 #include <torch/torch.h>
 #include <vector>
 
@@ -16,7 +17,8 @@ struct LoaderState {
   std::vector<int64_t> row_offset;    // next input token within the row's document
 
   nlohmann::json to_json() const;
-  static LoaderState from_json(const nlohmann::json& json);
+  // Types and signs checked, naming `where`; the source checks the rest in restore().
+  static LoaderState from_json(const nlohmann::json& json, const std::string& where);
   bool operator==(const LoaderState& other) const;
 };
 

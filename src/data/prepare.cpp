@@ -36,28 +36,6 @@ std::string inputs_fingerprint(const DocumentSource& source, const std::string& 
 
 }  // namespace
 
-int64_t first_invalid_utf8(const std::string& text) {
-  const auto* s = reinterpret_cast<const unsigned char*>(text.data());
-  const size_t n = text.size();
-  size_t i = 0;
-  while (i < n) {
-    const unsigned char c = s[i];
-    size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (length == 0 || i + length > n) return static_cast<int64_t>(i);
-    for (size_t k = 1; k < length; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return static_cast<int64_t>(i);
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF are invalid too.
-    if ((length == 2 && c < 0xC2) || (length == 3 && c == 0xE0 && s[i + 1] < 0xA0) ||
-        (length == 3 && c == 0xED && s[i + 1] >= 0xA0) || (length == 4 && c == 0xF0 && s[i + 1] < 0x90) ||
-        (length == 4 && (c > 0xF4 || (c == 0xF4 && s[i + 1] >= 0x90)))) {
-      return static_cast<int64_t>(i);
-    }
-    i += length;
-  }
-  return -1;
-}
-
 PrepareReport prepare_shards(const PrepareOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   DocumentSource source(options.input);
@@ -167,6 +145,9 @@ PrepareReport prepare_shards(const PrepareOptions& options) {
   }
   for (auto& thread : pool) thread.join();
   if (failure) std::rethrow_exception(failure);
+  if (report.documents == 0) {
+    throw InputError(options.input + ": no document left to prepare (every one was skipped as invalid UTF-8)");
+  }
   nlohmann::json manifest = {{"format", kShardFormat},
                              {"tokenizer", options.tokenizer},
                              {"tokenizer_fingerprint", tokenizer_fingerprint},

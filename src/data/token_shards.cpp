@@ -6,6 +6,7 @@
 
 #include "core/errors.h"
 #include "core/files.h"
+#include "core/json_reader.h"
 
 namespace infini {
 
@@ -13,18 +14,28 @@ TokenShards::TokenShards(const std::string& dir, const std::string& tokenizer_fi
   if (!std::filesystem::is_directory(dir)) throw InputError(dir + ": no such shard directory");
   manifest_ = read_json_file(dir + "/manifest.json");
   const std::string where = dir + "/manifest.json";
-  if (manifest_.value("format", 0) != kShardFormat) {
+  const JsonReader manifest(manifest_, where);
+  if (manifest.integer_or("format", 0) != kShardFormat) {
     throw InputError(where + ": shard format " + manifest_.value("format", nlohmann::json(0)).dump() + ", expected " +
                      std::to_string(kShardFormat) + " (re-run infini data prepare)");
   }
-  if (!tokenizer_fingerprint.empty() && manifest_.value("tokenizer_fingerprint", "") != tokenizer_fingerprint) {
-    throw InputError(dir + ": shards were made with another tokenizer (" + manifest_.value("tokenizer", "?") +
-                     ", fingerprint " + manifest_.value("tokenizer_fingerprint", "?") + ", expected " +
+  if (!tokenizer_fingerprint.empty() && manifest.text_or("tokenizer_fingerprint", "") != tokenizer_fingerprint) {
+    throw InputError(dir + ": shards were made with another tokenizer (" + manifest.text_or("tokenizer", "?") +
+                     ", fingerprint " + manifest.text_or("tokenizer_fingerprint", "?") + ", expected " +
                      tokenizer_fingerprint + ")");
   }
-  wide_ = manifest_.value("dtype", "") == "uint32";
-  for (const auto& shard : manifest_.at("shards")) shards_.emplace_back(dir + "/" + shard.at("file").get<std::string>());
-
+  const auto dtype = manifest.text("dtype");
+  if (dtype != "uint16" && dtype != "uint32") manifest.fail("dtype", "uint16 or uint32");
+  wide_ = dtype == "uint32";
+  vocab_size_ = manifest.integer("vocab_size", 1, wide_ ? (int64_t{1} << 32) : (int64_t{1} << 16));
+  const auto& shard_list = manifest.at("shards");
+  if (!shard_list.is_array()) manifest.fail("shards", "a list of {\"file\": NAME} objects");
+  for (const auto& shard : shard_list) {
+    if (!shard.is_object()) manifest.fail("shards", "a list of {\"file\": NAME} objects");
+    const auto file = JsonReader(shard, where + ": shards").text("file");
+    if (file.find('/') != std::string::npos) manifest.fail("shards", "file names inside " + dir);
+    shards_.emplace_back(dir + "/" + file);
+  }
   MappedFile index(dir + "/index.bin");
   if (index.size() % sizeof(DocumentEntry) != 0) throw InputError(dir + "/index.bin: truncated");
   index_.resize(index.size() / sizeof(DocumentEntry));
@@ -39,6 +50,27 @@ TokenShards::TokenShards(const std::string& dir, const std::string& tokenizer_fi
     const auto& e = index_[i];
     if (e.shard >= shards_.size() || (e.offset + e.tokens) * width > shards_[e.shard].size()) {
       throw InputError(dir + ": document " + names_[i] + " lies outside its shard (truncated shard file?)");
+    }
+  }
+  check_token_ids();
+}
+
+void TokenShards::check_token_ids() const {
+  // Tokens of the index's documents are what anything reads; one pass over each shard's words.
+  const size_t width = wide_ ? 4 : 2;
+  for (size_t s = 0; s < shards_.size(); ++s) {
+    const size_t words = shards_[s].size() / width;
+    int64_t largest = -1;
+    size_t at = 0;
+    for (size_t i = 0; i < words; ++i) {
+      const int64_t id = wide_ ? reinterpret_cast<const uint32_t*>(shards_[s].data())[i]
+                               : reinterpret_cast<const uint16_t*>(shards_[s].data())[i];
+      if (id > largest) largest = id, at = i;
+    }
+    if (largest >= vocab_size_) {
+      throw InputError(shards_[s].path() + ": token id " + std::to_string(largest) + " at token " + std::to_string(at) +
+                       " is not below the vocabulary size " + std::to_string(vocab_size_) + " of " + dir_ +
+                       "/manifest.json");
     }
   }
 }

@@ -32,7 +32,8 @@ constexpr int kShardFormat = 1;
 class TokenShards {
  public:
   // Opens DIR. With a non-empty `tokenizer_fingerprint`, shards made with another tokenizer are
-  // an InputError naming DIR.
+  // an InputError naming DIR; so is a manifest of the wrong shape, an index pointing outside its
+  // shard, and a token id not below the manifest's vocab_size (every token is checked once here).
   explicit TokenShards(const std::string& dir, const std::string& tokenizer_fingerprint = "");
 
   size_t documents() const { return index_.size(); }
@@ -44,12 +45,15 @@ class TokenShards {
 
   const nlohmann::json& manifest() const { return manifest_; }
   const std::string& dir() const { return dir_; }
-  int64_t vocab_size() const { return manifest_["vocab_size"].get<int64_t>(); }
+  int64_t vocab_size() const { return vocab_size_; }
 
  private:
+  void check_token_ids() const;
+
   std::string dir_;
   nlohmann::json manifest_;
   bool wide_ = false;  // uint32 tokens
+  int64_t vocab_size_ = 0;
   std::vector<MappedFile> shards_;
   std::vector<DocumentEntry> index_;
   std::vector<std::string> names_;

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <thread>
 #include <unordered_map>
 
@@ -124,13 +125,44 @@ std::string Tokenizer::decode(const std::vector<int64_t>& ids) const {
 }
 
 int64_t Tokenizer::vocab_size() const { return backend_->piece_size(); }
+
+void require_tokenizer_fits(int64_t pieces, int64_t vocab_size, const std::string& checkpoint) {
+  if (pieces <= vocab_size) return;
+  throw InputError(checkpoint + ": tokenizer.model has " + std::to_string(pieces) + " pieces but config.json's vocab_size is " +
+                   std::to_string(vocab_size) + " (the tokenizer does not belong to this model)");
+}
 int64_t Tokenizer::bos_id() const { return backend_->bos_id(); }
 int64_t Tokenizer::eos_id() const { return backend_->eos_id(); }
 int64_t Tokenizer::pad_id() const { return backend_->pad_id(); }
 int64_t Tokenizer::unk_id() const { return backend_->unk_id(); }
 
+namespace {
+
+// SentencePiece's trainer fails with its own CHECK text ("Internal: ./src/trainer_interface.cc(580)
+// [...] Vocabulary size is smaller than required_chars. 100 vs 304. ..."): say it in our words.
+std::string trainer_failure(const std::string& error, const std::string& inputs, int64_t vocab_size) {
+  const std::string vocab = std::to_string(vocab_size);
+  std::smatch m;
+  if (std::regex_search(error, m, std::regex("required_chars\\. \\d+ vs (\\d+)"))) {
+    return inputs + ": --vocab-size " + vocab + " is too small for this text, whose " + m[1].str() +
+           " characters and special pieces need one piece each (use at least " + m[1].str() + ")";
+  }
+  if (std::regex_search(error, m, std::regex("value <= (\\d+)"))) {
+    return inputs + ": --vocab-size " + vocab + " is more than this text can fill (use at most " + m[1].str() + ")";
+  }
+  if (error.find("sentences_.empty()") != std::string::npos) return inputs + ": no text to train on";
+  std::string reason = error;  // drop the source location and condition, keep the message
+  if (const auto bracket = reason.find("] "); bracket != std::string::npos) reason = reason.substr(bracket + 2);
+  return inputs + ": SentencePiece could not train a tokenizer" + (reason.empty() ? "" : " (" + reason + ")");
+}
+
+}  // namespace
+
 void train_tokenizer(const TokenizerTrainOptions& o) {
   if (o.inputs.empty()) throw InputError("tokenizer train: no --input given");
+  if (std::filesystem::is_directory(o.output)) {
+    throw InputError(o.output + ": is a directory; --out names the FILE.model to write");
+  }
   // SentencePiece reads text files line by line: a directory contributes its .txt files, and a
   // .jsonl file its texts through a temporary file beside the output.
   std::string inputs;
@@ -183,16 +215,23 @@ void train_tokenizer(const TokenizerTrainOptions& o) {
       {"remove_extra_whitespaces", "false"},
       {"normalization_rule_name", "identity"},
       {"num_threads", std::to_string(threads)},
-      {"minloglevel", "1"},
+      {"minloglevel", "2"},
   };
   auto error = make_backend()->train(args);
   std::error_code ignored;
   if (!error.empty()) {
     std::filesystem::remove(prefix + ".model", ignored);
     std::filesystem::remove(prefix + ".vocab", ignored);
-    throw InputError("tokenizer train: " + error);
+    std::string names;
+    for (const auto& input : o.inputs) names += (names.empty() ? "" : ", ") + input;
+    throw InputError(trainer_failure(error, names, o.vocab_size));
   }
-  std::filesystem::rename(prefix + ".model", o.output);
+  std::filesystem::rename(prefix + ".model", o.output, ignored);
+  if (ignored) {
+    std::filesystem::remove(prefix + ".model", ignored);
+    std::filesystem::remove(prefix + ".vocab", ignored);
+    throw InputError(o.output + ": cannot write the tokenizer there");
+  }
   std::filesystem::rename(prefix + ".vocab", base + ".vocab", ignored);
 }
 

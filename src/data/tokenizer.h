@@ -39,6 +39,10 @@ class Tokenizer {
   std::unique_ptr<SentencePieceBackend> backend_;
 };
 
+// A checkpoint's tokenizer must not produce ids its model has no embedding for: InputError naming
+// the checkpoint when `pieces` exceeds the model's `vocab_size` (a larger, padded vocabulary is fine).
+void require_tokenizer_fits(int64_t pieces, int64_t vocab_size, const std::string& checkpoint);
+
 struct TokenizerTrainOptions {
   std::vector<std::string> inputs;  // .txt files, directories of them, or .jsonl files
   std::string output;               // FILE.model

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/errors.h"
 #include "core/progress.h"
 #include "core/runtime.h"
 #include "core/system.h"
@@ -77,6 +78,11 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
   for (size_t i = 0; i < documents; ++i) {
     const TokenizedDocument document =
         corpus.load(i, options.max_tokens_per_document > 0 ? options.max_tokens_per_document + 1 : 0);
+    if (document.invalid_utf8_at >= 0) {
+      progress.clear();
+      spdlog::warn("{}: skipped, not valid UTF-8 at byte {}", document.name, document.invalid_utf8_at);
+      continue;
+    }
     DocumentScore score;
     score.name = document.name;
     score.bytes = document.bytes;
@@ -97,6 +103,9 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
     result.documents.push_back(std::move(score));
   }
   progress.clear();
+  if (result.documents.empty()) {
+    throw InputError(corpus.path() + ": no document left to score (every one was skipped as invalid UTF-8)");
+  }
   result.footprint = formula_footprint(decoder->config(), longest, result.options.segment_length, options.dtype);
   result.footprint.parameters = decoder->parameter_count();
   result.footprint.peak_rss_bytes = peak_rss_bytes();

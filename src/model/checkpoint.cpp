@@ -82,6 +82,10 @@ Decoder load_model(const std::string& dir, torch::Device device) {
       }
       auto& param = params[name];
       auto stored = file.tensor(name);
+      if (!at::isFloatingType(stored.scalar_type())) {
+        throw InputError(path + ": tensor '" + name + "' is stored as " + c10::toString(stored.scalar_type()) +
+                         ", expected floating point (F32, BF16, F16 or F64)");
+      }
       if (stored.sizes() != param.sizes()) {
         throw InputError(path + ": tensor '" + name + "' has shape " + c10::str(stored.sizes()) + ", config.json implies " +
                          c10::str(param.sizes()));

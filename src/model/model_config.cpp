@@ -1,27 +1,15 @@
 #include "model/model_config.h"
 
+#include <limits>
+
 #include "core/errors.h"
+#include "core/json_reader.h"
 
 namespace infini {
 
 namespace {
 
 std::string memory_update_name(MemoryUpdate rule) { return rule == MemoryUpdate::Delta ? "delta" : "linear"; }
-
-template <class T>
-T read_key(const nlohmann::json& json, const std::string& key, const std::string& where, const T& fallback,
-           bool required, const char* expected) {
-  auto it = json.find(key);
-  if (it == json.end() || it->is_null()) {
-    if (required) throw InputError(where + ": missing key '" + key + "' (expected " + expected + ")");
-    return fallback;
-  }
-  try {
-    return it->get<T>();
-  } catch (const nlohmann::json::exception&) {
-    throw InputError(where + ": key '" + key + "' is " + it->dump() + ", expected " + expected);
-  }
-}
 
 AttentionKind read_kind(const std::string& name, const std::string& where, const std::string& key) {
   auto kind = parse_attention_kind(name);
@@ -141,43 +129,40 @@ void reject_unsupported_family(const nlohmann::json& json, const std::string& wh
 }  // namespace
 
 ModelConfig model_config_from_json(const nlohmann::json& json, const std::string& where) {
-  if (!json.is_object()) throw InputError(where + ": expected a JSON object");
+  const JsonReader r(json, where);
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   ModelConfig c;
-  const char* integer = "an integer";
-  const char* number = "a number";
-  c.vocab_size = read_key<int64_t>(json, "vocab_size", where, 0, true, integer);
-  c.hidden_size = read_key<int64_t>(json, "hidden_size", where, 0, true, integer);
-  c.num_hidden_layers = read_key<int64_t>(json, "num_hidden_layers", where, 0, true, integer);
-  c.num_attention_heads = read_key<int64_t>(json, "num_attention_heads", where, 0, true, integer);
-  c.num_key_value_heads = read_key<int64_t>(json, "num_key_value_heads", where, c.num_attention_heads, false, integer);
-  c.head_dim = read_key<int64_t>(json, "head_dim", where, 0, false, integer);
-  c.intermediate_size = read_key<int64_t>(json, "intermediate_size", where, 0, true, integer);
-  c.rms_norm_eps = read_key<double>(json, "rms_norm_eps", where, 1e-6, false, number);
-  c.rope_theta = read_key<double>(json, "rope_theta", where, 10000.0, false, number);
-  c.tie_word_embeddings = read_key<bool>(json, "tie_word_embeddings", where, false, false, "true or false");
-  c.bos_token_id = read_key<int64_t>(json, "bos_token_id", where, 1, false, integer);
-  c.eos_token_id = read_key<int64_t>(json, "eos_token_id", where, 2, false, integer);
-  c.torch_dtype = read_key<std::string>(json, "torch_dtype", where, "float32", false, "a dtype name");
+  c.vocab_size = r.integer("vocab_size", 1, kMax);
+  c.hidden_size = r.integer("hidden_size", 1, kMax);
+  c.num_hidden_layers = r.integer("num_hidden_layers", 1, kMax);
+  c.num_attention_heads = r.integer("num_attention_heads", 1, kMax);
+  c.num_key_value_heads = r.integer_or("num_key_value_heads", c.num_attention_heads, 1, kMax);
+  c.head_dim = r.integer_or("head_dim", 0, 0, kMax);
+  c.intermediate_size = r.integer("intermediate_size", 1, kMax);
+  c.rms_norm_eps = r.number_or("rms_norm_eps", 1e-6);
+  c.rope_theta = r.number_or("rope_theta", 10000.0);
+  c.tie_word_embeddings = r.boolean_or("tie_word_embeddings", false);
+  c.bos_token_id = r.integer_or("bos_token_id", 1);
+  c.eos_token_id = r.integer_or("eos_token_id", 2);
+  c.torch_dtype = r.text_or("torch_dtype", "float32");
   if (c.torch_dtype == "float16") c.torch_dtype = "float32";  // read as float32; we write no fp16
 
-  auto infini = json.find("infini_attention");
-  if (infini == json.end() || infini->is_null()) {
+  if (!r.has("infini_attention")) {
     c.attention.kind = AttentionKind::Full;  // a plain Llama
     c.attention.segment_length = 2048;
   } else {
-    std::string inner = where + ": infini_attention";
-    if (!infini->is_object()) throw InputError(inner + ": expected an object");
-    c.attention.kind = read_kind(read_key<std::string>(*infini, "kind", inner, "", true, "a kind name"), where,
-                                 "infini_attention.kind");
-    c.attention.segment_length = read_key<int64_t>(*infini, "segment_length", inner, 0, true, integer);
-    auto rule = read_key<std::string>(*infini, "memory_update", inner, "linear", false, "linear or delta");
+    const JsonReader infini = r.object("infini_attention");
+    c.attention.kind = read_kind(infini.text("kind"), where, "infini_attention.kind");
+    c.attention.segment_length = infini.integer("segment_length", 1, kMax);
+    const auto rule = infini.text_or("memory_update", "linear");
     if (rule != "linear" && rule != "delta") {
       throw InputError(where + ": infini_attention.memory_update is '" + rule + "', expected linear or delta");
     }
     c.attention.memory_update = rule == "delta" ? MemoryUpdate::Delta : MemoryUpdate::Linear;
-    c.attention.memory_eps = read_key<double>(*infini, "memory_eps", inner, 1e-6, false, number);
-    auto kinds = read_key<std::vector<std::string>>(*infini, "layer_kinds", inner, {}, false, "a list of kind names");
-    for (const auto& name : kinds) c.attention.layer_kinds.push_back(read_kind(name, where, "infini_attention.layer_kinds"));
+    c.attention.memory_eps = infini.number_or("memory_eps", 1e-6);
+    for (const auto& name : infini.texts_or("layer_kinds")) {
+      c.attention.layer_kinds.push_back(read_kind(name, where, "infini_attention.layer_kinds"));
+    }
   }
   reject_unsupported_family(json, where);
   c.validate(where);

@@ -100,6 +100,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
     int64_t numel = 1;
     for (auto d : entry.shape) {
       if (d < 0) fail("tensor '" + name + "' has a negative dimension");
+      if (d > 0 && numel > (int64_t{1} << 56) / d) fail("tensor '" + name + "' has a shape past any file size");
       numel *= d;
     }
     const size_t expected = static_cast<size_t>(numel) * c10::elementSize(entry.dtype);

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/errors.h"
+#include "report/result_check.h"
 #include "report/svg.h"
 
 namespace infini {
@@ -386,17 +387,11 @@ ReportInputs read_report_inputs(const std::vector<std::string>& paths) {
     } catch (const json::exception& e) {
       throw InputError(path + ": not JSON (" + std::string(e.what()) + ")");
     }
+    if (content.is_array() && content.empty()) throw InputError(path + ": an empty list of results");
     const auto items = content.is_array() ? content : json::array({content});
-    for (const auto& item : items) {
-      const auto kind = item.is_object() ? item.value("kind", item.contains("total") ? "ppl" : "") : "";
-      const char* needs = kind == "ppl" ? "checkpoint, model, segment_length, total, by_position, footprint"
-                        : kind == "passkey" ? "checkpoint, accuracy"
-                        : kind == "gates" ? "checkpoint, gates" : "";
-      if (!*needs) throw InputError(path + ": not a result of eval ppl, eval passkey or eval gates (no known \"kind\")");
-      std::istringstream keys(needs);
-      for (std::string key; std::getline(keys >> std::ws, key, ',');) {
-        if (!item.contains(key)) throw InputError(path + ": a " + kind + " result without \"" + key + "\"");
-      }
+    for (size_t i = 0; i < items.size(); ++i) {
+      const auto& item = items[i];
+      const auto kind = checked_result_kind(item, content.is_array() ? path + "[" + std::to_string(i) + "]" : path);
       (kind == "ppl" ? inputs.ppl : kind == "passkey" ? inputs.passkey : inputs.gates).push_back(item);
     }
   }

@@ -70,6 +70,10 @@ void AdamW::load_state(const NamedTensors& tensors, int64_t steps, const std::st
         auto found = by_name.find(key);
         if (found == by_name.end()) throw InputError(origin + ": no optimizer tensor " + key);
         if (found->second.sizes() != target->sizes()) throw InputError(origin + ": " + key + " has the wrong shape");
+        if (!at::isFloatingType(found->second.scalar_type())) {
+          throw InputError(origin + ": " + key + " is stored as " + c10::toString(found->second.scalar_type()) +
+                           ", expected floating point");
+        }
         target->copy_(found->second);
       }
     }

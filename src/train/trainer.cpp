@@ -222,7 +222,11 @@ void Trainer::resume_from(const std::string& dir) {
     throw InputError(dir + ": written by " + std::to_string(state_.world_size) + " ranks; resume it with as many (this job has " +
                      std::to_string(comm_->world_size()) + ")");
   }
-  data_.source->restore(comm_->world_size() > 1 ? state_.rank_loaders.at(static_cast<size_t>(comm_->rank())) : state_.loader);
+  try {
+    data_.source->restore(comm_->world_size() > 1 ? state_.rank_loaders.at(static_cast<size_t>(comm_->rank())) : state_.loader);
+  } catch (const InputError& e) {
+    throw InputError(origin + ": " + e.what());
+  }
   restore_rng_state(state_.rng, origin);
   carried_ = read_carried_state(dir, device_);
   state_.config = resolved_yaml(config_);
@@ -333,7 +337,7 @@ std::string Trainer::save_checkpoint(const std::vector<std::string>& links) {
     state_.rank_loaders.clear();
     if (comm_->world_size() > 1) {
       for (const auto& text : comm_->gather_text(state_.loader.to_json().dump())) {
-        state_.rank_loaders.push_back(LoaderState::from_json(nlohmann::json::parse(text)));
+        state_.rank_loaders.push_back(LoaderState::from_json(nlohmann::json::parse(text), "a rank's loader state"));
       }
     }
     state_.rng = rng_state();

@@ -10,6 +10,7 @@
 
 #include "core/errors.h"
 #include "core/files.h"
+#include "core/json_reader.h"
 #include "model/checkpoint.h"
 
 namespace infini {
@@ -65,26 +66,35 @@ nlohmann::json TrainerState::to_json() const {
 }
 
 TrainerState TrainerState::from_json(const nlohmann::json& json, const std::string& origin) {
-  try {
-    TrainerState s;
-    s.step = json.at("step").get<int64_t>();
-    s.optimizer_steps = json.at("optimizer_steps").get<int64_t>();
-    s.tokens_seen = json.at("tokens_seen").get<int64_t>();
-    s.loader = LoaderState::from_json(json.at("loader"));
-    s.world_size = json.value("world_size", int64_t{1});
-    for (const auto& l : json.value("rank_loaders", nlohmann::json::array())) s.rank_loaders.push_back(LoaderState::from_json(l));
-    s.rng = json.at("rng").get<std::string>();
-    s.config = json.at("config").get<std::string>();
-    s.config_hash = json.at("config_hash").get<std::string>();
-    const auto& best = json.at("best_validation_loss");
-    s.best_validation_loss = best.is_null() ? std::numeric_limits<double>::infinity() : best.get<double>();
-    s.best_step = json.at("best_step").get<int64_t>();
-    s.skipped_steps = json.at("skipped_steps").get<int64_t>();
-    s.bad_steps_in_row = json.at("bad_steps_in_row").get<int64_t>();
-    return s;
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(origin + ": not a trainer state (" + e.what() + ")");
+  const JsonReader r(json, origin);
+  TrainerState s;
+  s.step = r.integer("step", 0);
+  s.optimizer_steps = r.integer("optimizer_steps", 0, s.step);
+  s.tokens_seen = r.integer("tokens_seen", 0);
+  s.loader = LoaderState::from_json(r.at("loader"), origin + ": loader");
+  s.world_size = r.integer_or("world_size", 1, 1, 1 << 20);
+  if (r.has("rank_loaders")) {
+    const auto& ranks = r.at("rank_loaders");
+    if (!ranks.is_array()) r.fail("rank_loaders", "a list of loader states");
+    for (size_t i = 0; i < ranks.size(); ++i) {
+      s.rank_loaders.push_back(LoaderState::from_json(ranks[i], origin + ": rank_loaders[" + std::to_string(i) + "]"));
+    }
   }
+  if (s.world_size > 1 && static_cast<int64_t>(s.rank_loaders.size()) != s.world_size) {
+    r.fail("rank_loaders", "one loader state per rank (" + std::to_string(s.world_size) + ")");
+  }
+  s.rng = r.text("rng");
+  if (s.rng.empty() || s.rng.size() % 2 != 0 || s.rng.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    r.fail("rng", "the generator state as lowercase hex bytes");
+  }
+  s.config = r.text("config");
+  s.config_hash = r.text("config_hash");
+  s.best_validation_loss =
+      r.has("best_validation_loss") ? r.number("best_validation_loss") : std::numeric_limits<double>::infinity();
+  s.best_step = r.integer("best_step", -1, s.step);
+  s.skipped_steps = r.integer("skipped_steps", 0, s.step);
+  s.bad_steps_in_row = r.integer("bad_steps_in_row", 0, s.step);
+  return s;
 }
 
 std::string checkpoint_dir_name(int64_t step) {
@@ -128,14 +138,28 @@ std::vector<ModelState> read_carried_state(const std::string& dir, torch::Device
   if (!fs::exists(path)) return carried;
   SafetensorsFile file(path);
   for (const auto& name : file.names()) {
-    // "m.l.matrix" / "m.l.normalizer"
+    // "m.l.matrix" / "m.l.normalizer": micro-batch m, layer l
     const auto first = name.find('.'), second = name.find('.', first + 1);
-    const auto m = static_cast<size_t>(std::stoul(name.substr(0, first)));
-    const auto l = static_cast<size_t>(std::stoul(name.substr(first + 1, second - first - 1)));
+    auto index = [&](const std::string& digits) {
+      if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos) {
+        throw InputError(path + ": tensor '" + name + "' is not named micro_batch.layer.matrix|normalizer");
+      }
+      return static_cast<size_t>(std::stoul(digits));
+    };
+    if (first == std::string::npos || second == std::string::npos ||
+        (name.substr(second + 1) != "matrix" && name.substr(second + 1) != "normalizer")) {
+      index("");
+    }
+    const auto m = index(name.substr(0, first));
+    const auto l = index(name.substr(first + 1, second - first - 1));
     if (carried.size() <= m) carried.resize(m + 1);
     auto& layers = carried[m].layers;
     if (layers.size() <= l) layers.resize(l + 1);
     auto tensor = file.tensor(name).to(device);
+    if (!at::isFloatingType(tensor.scalar_type())) {
+      throw InputError(path + ": tensor '" + name + "' is stored as " + c10::toString(tensor.scalar_type()) +
+                       ", expected floating point");
+    }
     if (name.substr(second + 1) == "matrix") {
       layers[l].memory.matrix = tensor;
     } else {
