@@ -122,14 +122,17 @@ TEST(Shards, EmptyDocumentKeptInvalidUtf8SkippedByName) {
   EXPECT_EQ(shards.manifest()["skipped"][0]["invalid_utf8_at"], 4);
 }
 
-TEST(Shards, CorpusWithEveryDocumentSkippedGivesEmptyShards) {
+TEST(Shards, CorpusWithEveryDocumentSkippedIsAnErrorAndWritesNothing) {
   test::TempDir dir;
   std::filesystem::create_directories(dir / "corpus");
   test::write_text(dir / "corpus/only.txt", std::string("\xff"));
-  auto report = prepare_shards(options_for(dir, "shards"));
-  EXPECT_EQ(report.documents, 0);
-  EXPECT_EQ(report.skipped, 1);
-  EXPECT_EQ(TokenShards(dir / "shards").documents(), 0u);
+  try {
+    prepare_shards(options_for(dir, "shards"));
+    FAIL() << "a corpus with nothing left was prepared";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("no document left"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir / "shards"));
 }
 
 TEST(Shards, Utf8Validation) {

@@ -39,8 +39,8 @@ nlohmann::json read_json_file(const std::string& path) {
   if (!in) throw InputError(path + ": cannot open");
   try {
     return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(path + ": not valid JSON (" + std::string(e.what()) + ")");
+  } catch (const nlohmann::json::parse_error& e) {
+    throw InputError(path + ": not JSON (a syntax error at byte " + std::to_string(e.byte) + ")");
   }
 }
 

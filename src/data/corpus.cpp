@@ -68,11 +68,7 @@ class ShardCorpus final : public Corpus {
 }  // namespace
 
 std::unique_ptr<Corpus> open_corpus(const std::string& path, const std::string& tokenizer_path) {
-  if (std::filesystem::exists(path + "/manifest.json")) return std::make_unique<ShardCorpus>(path, tokenizer_path);
-  if (std::filesystem::exists(path + "/index.bin")) {
-    // Never read a shard directory's names.txt as a text document.
-    throw InputError(path + ": token shards without manifest.json (re-run infini data prepare)");
-  }
+  if (is_shard_directory(path)) return std::make_unique<ShardCorpus>(path, tokenizer_path);
   return std::make_unique<TextCorpus>(path, tokenizer_path);
 }
 

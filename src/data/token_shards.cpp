@@ -10,6 +10,14 @@
 
 namespace infini {
 
+bool is_shard_directory(const std::string& path) {
+  if (std::filesystem::exists(path + "/manifest.json")) return true;
+  if (std::filesystem::exists(path + "/index.bin")) {
+    throw InputError(path + ": token shards without manifest.json (re-run infini data prepare)");
+  }
+  return false;
+}
+
 TokenShards::TokenShards(const std::string& dir, const std::string& tokenizer_fingerprint) : dir_(dir) {
   if (!std::filesystem::is_directory(dir)) throw InputError(dir + ": no such shard directory");
   manifest_ = read_json_file(dir + "/manifest.json");

@@ -29,6 +29,10 @@ struct DocumentEntry {
 
 constexpr int kShardFormat = 1;
 
+// Whether `path` is a shard directory (it holds manifest.json). A directory holding shard files
+// without their manifest is an InputError: it must never be read as a directory of text.
+bool is_shard_directory(const std::string& path);
+
 class TokenShards {
  public:
   // Opens DIR. With a non-empty `tokenizer_fingerprint`, shards made with another tokenizer are

@@ -10,6 +10,7 @@
 #include <fmt/format.h>
 
 #include "core/errors.h"
+#include "core/files.h"
 #include "report/result_check.h"
 #include "report/svg.h"
 
@@ -379,14 +380,7 @@ std::string checkpoint_label(const std::string& path) {
 ReportInputs read_report_inputs(const std::vector<std::string>& paths) {
   ReportInputs inputs;
   for (const auto& path : paths) {
-    std::ifstream in(path);
-    if (!in) throw InputError(path + ": cannot read the result file");
-    json content;
-    try {
-      content = json::parse(in);
-    } catch (const json::exception& e) {
-      throw InputError(path + ": not JSON (" + std::string(e.what()) + ")");
-    }
+    const json content = read_json_file(path);
     if (content.is_array() && content.empty()) throw InputError(path + ": an empty list of results");
     const auto items = content.is_array() ? content : json::array({content});
     for (size_t i = 0; i < items.size(); ++i) {

@@ -109,7 +109,6 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   }
   if (!resume.empty() && !fs::is_directory(resume)) throw InputError(resume + ": no such checkpoint directory");
   if (resume.empty()) claim_run_dir();
-  if (comm_->is_main()) metrics_ = std::make_unique<MetricsLog>(run_dir);
 
   data_ = open_training_data(config_, *comm_, origin);
   const int64_t segment = config_.model.attention.segment_length;
@@ -146,6 +145,9 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   } else {
     resume_from(resume);
   }
+  // Only now, with everything read and checked, does the run directory gain logs.
+  if (comm_->is_main()) metrics_ = std::make_unique<MetricsLog>(run_dir);
+  if (!resume.empty()) spdlog::info("resumed from {} at step {}", resume, state_.step);
   carried_.resize(static_cast<size_t>(config_.train.grad_accumulation));
 
   flops_per_token_ = 3.0 * forward_flops_per_token(config_.model, config_.train.sequence_length);
@@ -233,7 +235,6 @@ void Trainer::resume_from(const std::string& dir) {
   state_.config_hash = config_hash(config_);
   saved_step_ = state_.step;
   last_checkpoint_ = dir;
-  spdlog::info("resumed from {} at step {}", dir, state_.step);
 }
 
 StepReport Trainer::step() {

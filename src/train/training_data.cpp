@@ -7,14 +7,13 @@
 #include "data/loader.h"
 #include "data/passkey_loader.h"
 #include "data/prepare.h"
+#include "data/token_shards.h"
 
 namespace infini {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-bool is_shard_directory(const std::string& path) { return fs::exists(path + "/manifest.json"); }
 
 // Memory resets per row at segment boundaries; an xl/full cache only for the whole batch, at the
 // start of a sequence.
