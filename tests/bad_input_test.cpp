@@ -164,6 +164,8 @@ std::vector<Case> cases() {
       {"", "data prepare --tokenizer tok.model --input docs --out prepared --threads -2", 2, {"--threads"}},
       {"", "data prepare --tokenizer tok.model --input docs --out prepared --shard-tokens 0", 2, {"--shard-tokens"}},
       {"", "data prepare --tokenizer missing.model --input docs --out prepared", 2, {"missing.model"}},
+      {"echo garbage > junk.model", "data prepare --tokenizer junk.model --input docs --out prepared", 2,
+       {"junk.model", "not a SentencePiece model"}},
       {"", "data prepare --tokenizer tok.model --input docs --out doc.txt", 2, {"doc.txt"}},
       // launch
       {"", "launch --nproc 2 --master-port 99999 -- true", 2, {"--master-port"}},

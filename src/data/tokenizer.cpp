@@ -47,7 +47,8 @@ std::unique_ptr<SentencePieceBackend> make_backend() {
 Tokenizer::Tokenizer(const std::string& model_path) : backend_(make_backend()) {
   if (!std::filesystem::is_regular_file(model_path)) throw InputError(model_path + ": no such tokenizer file");
   auto error = backend_->load(model_path);
-  if (!error.empty()) throw InputError(model_path + ": not a SentencePiece model (" + error + ")");
+  // SentencePiece's own text ("Internal: could not parse ModelProto ...") says no more than this.
+  if (!error.empty()) throw InputError(model_path + ": not a SentencePiece model (it cannot be parsed)");
 }
 
 Tokenizer::~Tokenizer() = default;
