@@ -46,6 +46,12 @@ double segment_bytes(const ModelConfig& config, int64_t batch, int64_t segment) 
   return widest + b * n * static_cast<double>(config.vocab_size) * 4.0;
 }
 
+double training_bytes(const ModelConfig& config, int64_t batch, int64_t sequence, bool checkpoint_segments) {
+  const int64_t segment = config.attention.segment_length;
+  const int64_t kept = checkpoint_segments ? 1 : std::max<int64_t>(1, sequence / segment);
+  return 4 * weight_bytes(config) + static_cast<double>(kept) * segment_bytes(config, batch, segment);
+}
+
 void require_memory(double bytes, const c10::Device& device, const std::string& what) {
   const int64_t available = available_memory_bytes(device);
   if (available < 0 || bytes <= static_cast<double>(available)) return;

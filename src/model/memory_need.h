@@ -24,6 +24,10 @@ double weight_bytes(const ModelConfig& config);
 // scores of one layer (the whole segment for local/infini/full, two segments for xl) and the logits.
 double segment_bytes(const ModelConfig& config, int64_t batch, int64_t segment);
 
+// Bytes training needs at least: weights, gradients and AdamW's two moments, and the segment
+// activations above for every segment BPTT keeps (one when `checkpoint_segments`).
+double training_bytes(const ModelConfig& config, int64_t batch, int64_t sequence, bool checkpoint_segments);
+
 // Throws InputError ("<what> needs at least X GiB; Y GiB is available on <device>") when `bytes`
 // exceeds what `device` has available; does nothing when that cannot be told.
 void require_memory(double bytes, const c10::Device& device, const std::string& what);

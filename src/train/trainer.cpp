@@ -38,9 +38,6 @@ std::string config_hash(const RunConfig& config) {
   return fingerprint(fixed);
 }
 
-// RUN_DIR's links to checkpoints.
-constexpr const char* kLinks[] = {"best", "final"};
-
 bool is_gate(const std::string& name) {
   const std::string suffix = ".self_attn.gate";
   return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -108,7 +105,7 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
     if (resume.empty()) spdlog::info("run.resume auto: no checkpoint in {}, starting fresh", checkpoints_dir());
   }
   if (!resume.empty() && !fs::is_directory(resume)) throw InputError(resume + ": no such checkpoint directory");
-  if (resume.empty()) claim_run_dir();
+  if (resume.empty()) claim_run_dir(run_dir, options_.replace_run, comm_->is_main());
 
   data_ = open_training_data(config_, *comm_, origin);
   const int64_t segment = config_.model.attention.segment_length;
@@ -116,15 +113,10 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
 
   if (!config_.data.validation.empty()) validation_ = open_corpus(config_.data.validation, tokenizer_);
 
-  {
-    // Weights, gradients and AdamW's two moments; the activations of every segment BPTT keeps.
-    const auto& train = config_.train;
-    const int64_t kept = train.checkpoint_segments ? 1 : train.sequence_length / segment;
-    require_memory(4 * weight_bytes(config_.model) + static_cast<double>(kept) *
-                       segment_bytes(config_.model, train.batch_size, segment),
-                   device_, fmt::format("training {:.3g} parameters on {} rows of {} tokens", parameter_count(config_.model),
-                                        train.batch_size, train.sequence_length));
-  }
+  require_memory(training_bytes(config_.model, config_.train.batch_size, config_.train.sequence_length,
+                                config_.train.checkpoint_segments),
+                 device_, fmt::format("training {:.3g} parameters on {} rows of {} tokens", parameter_count(config_.model),
+                                      config_.train.batch_size, config_.train.sequence_length));
   if (resume.empty()) {
     if (config_.model.init_from.empty()) {
       model_ = Decoder(config_.model);
@@ -156,20 +148,6 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   peak_flops_ = matmul_gflops(device_.is_cuda() ? 4096 : 1024, compute, device_, 5) * 1e9;
   peak_flops_ = comm_->sum(peak_flops_);
   progress_ = std::make_unique<ProgressBar>(config_.train.steps, options_.progress_bar && comm_->is_main());
-}
-
-void Trainer::claim_run_dir() {
-  const auto existing = list_checkpoints(checkpoints_dir());
-  if (existing.empty()) return;
-  if (!options_.replace_run) {
-    throw InputError(config_.run.dir + ": already holds a run (newest checkpoint " + existing.back() +
-                     "); continue it with --resume auto (or run.resume: auto), or start fresh in a new or emptied "
-                     "run.dir (--force deletes that run first)");
-  }
-  if (!comm_->is_main()) return;
-  spdlog::warn("--force: deleting the run in {}: its checkpoints, links and logs", config_.run.dir);
-  for (const auto* name : kLinks) fs::remove(config_.run.dir + "/" + name);
-  for (const auto* name : {"checkpoints", "metrics.jsonl", "train.log", "tb"}) fs::remove_all(config_.run.dir + "/" + name);
 }
 
 void Trainer::build_optimizer() {
@@ -332,6 +310,7 @@ ValidationReport Trainer::validate() {
 
 std::string Trainer::save_checkpoint(const std::vector<std::string>& links) {
   const auto dir = checkpoints_dir() + "/" + checkpoint_dir_name(state_.step);
+  if (saved_step_ == state_.step && !fs::exists(dir)) return last_checkpoint_;  // resumed from elsewhere, not stepped
   if (saved_step_ != state_.step) {
     state_.loader = data_.source->state();
     state_.world_size = comm_->world_size();
@@ -350,18 +329,7 @@ std::string Trainer::save_checkpoint(const std::vector<std::string>& links) {
     saved_step_ = state_.step;
     last_checkpoint_ = dir;
   }
-  if (!comm_->is_main()) return dir;
-  // Links move to the new checkpoint before anything is pruned; what they point at is never pruned.
-  for (const auto& name : links) {
-    // RUN_DIR/NAME points at a checkpoint; replaced by a rename, never left missing.
-    const auto link = config_.run.dir + "/" + name, staging = link + ".new";
-    fs::remove(staging);
-    fs::create_directory_symlink("checkpoints/" + checkpoint_dir_name(state_.step), staging);
-    fs::rename(staging, link);
-  }
-  std::vector<int64_t> keep = {state_.best_step};
-  for (const auto* name : kLinks) keep.push_back(linked_step(config_.run.dir + "/" + name));
-  prune_checkpoints(checkpoints_dir(), config_.train.keep_last, state_.step, keep);
+  if (comm_->is_main()) link_and_prune(config_.run.dir, links, state_.step, config_.train.keep_last, state_.best_step);
   return dir;
 }
 

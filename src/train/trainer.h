@@ -73,7 +73,6 @@ class Trainer {
   std::string checkpoints_dir() const { return config_.run.dir + "/checkpoints"; }
 
  private:
-  void claim_run_dir();  // a fresh run's: refuses a run.dir holding another run (see replace_run)
   void resume_from(const std::string& dir);
   void build_optimizer();
   void log_progress(const StepReport& report);

@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <spdlog/spdlog.h>
+
 #include "core/errors.h"
 #include "core/files.h"
 #include "core/json_reader.h"
@@ -197,6 +199,33 @@ int64_t linked_step(const std::string& path) {
   if (!fs::is_symlink(path, error)) return -1;
   const auto target = fs::read_symlink(path, error);
   return error ? -1 : step_of(target.filename().string());
+}
+
+void claim_run_dir(const std::string& run_dir, bool replace, bool main_rank) {
+  const auto existing = list_checkpoints(run_dir + "/checkpoints");
+  if (existing.empty()) return;
+  if (!replace) {
+    throw InputError(run_dir + ": already holds a run (newest checkpoint " + existing.back() +
+                     "); continue it with --resume auto (or run.resume: auto), or start fresh in a new or emptied "
+                     "run.dir (--force deletes that run first)");
+  }
+  if (!main_rank) return;
+  spdlog::warn("--force: deleting the run in {}: its checkpoints, links and logs", run_dir);
+  for (const auto& name : kRunLinks) fs::remove(run_dir + "/" + name);
+  for (const auto* name : {"checkpoints", "metrics.jsonl", "train.log", "tb"}) fs::remove_all(run_dir + "/" + name);
+}
+
+void link_and_prune(const std::string& run_dir, const std::vector<std::string>& links, int64_t step, int64_t keep_last,
+                    int64_t best_step) {
+  for (const auto& name : links) {
+    const auto link = run_dir + "/" + name, staging = link + ".new";
+    fs::remove(staging);
+    fs::create_directory_symlink("checkpoints/" + checkpoint_dir_name(step), staging);
+    fs::rename(staging, link);
+  }
+  std::vector<int64_t> keep = {best_step};
+  for (const auto& name : kRunLinks) keep.push_back(linked_step(run_dir + "/" + name));
+  prune_checkpoints(run_dir + "/checkpoints", keep_last, step, keep);
 }
 
 std::string rng_state() {

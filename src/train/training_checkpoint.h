@@ -67,6 +67,20 @@ void prune_checkpoints(const std::string& checkpoints, int64_t keep_last, int64_
 // The step of the checkpoint the link `path` points at; -1 when it is no link to a checkpoint.
 int64_t linked_step(const std::string& path);
 
+// RUN_DIR's links to checkpoints.
+inline const std::vector<std::string> kRunLinks = {"best", "final"};
+
+// Before a fresh run starts in `run_dir`: InputError when it holds checkpoints of another run,
+// naming the ways on, unless `replace`; then (on the main rank) that run's checkpoints, links and
+// logs are deleted.
+void claim_run_dir(const std::string& run_dir, bool replace, bool main_rank);
+
+// After the checkpoint of `step` is written: points each RUN_DIR link named in `links` at it
+// (replaced by a rename, never missing), then applies retention keeping the best step and every
+// checkpoint a link points at.
+void link_and_prune(const std::string& run_dir, const std::vector<std::string>& links, int64_t step, int64_t keep_last,
+                    int64_t best_step);
+
 // The CPU generator's state as hex, and back.
 std::string rng_state();
 void restore_rng_state(const std::string& hex, const std::string& origin);
