@@ -20,7 +20,7 @@ python3 - "$log" <<'PY'
 import re, sys
 text = open(sys.argv[1], errors="replace").read()
 # ctest prints each failing test's output after its status line; split on the status lines.
-parts = re.split(r"^\s*\d+/\d+ Test\s+#\d+: (\S+) \.+\**\s*(\w[\w ]*?)\s+[\d.]+ sec\n", text, flags=re.M)
+parts = re.split(r"^\s*\d+/\d+ Test\s+#\d+: (.+?) \.{3,}\**\s*(\w[\w ]*?)\s+[\d.]+ sec\n", text, flags=re.M)
 passed, no_plugin, failed = [], [], []
 for i in range(1, len(parts) - 1, 3):
     name, status, output = parts[i], parts[i + 1], parts[i + 2]
