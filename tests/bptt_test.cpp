@@ -17,9 +17,9 @@ struct Fixture {
   torch::Tensor inputs, targets, starts;
 
   explicit Fixture(int64_t segments = 4) {
-    config.attention.gate_init = 0.5;
     model = Decoder(config);
     model->initialise(4);
+    model->set_gates(0.5);
     torch::manual_seed(7);
     inputs = torch::randint(config.vocab_size, {2, 6 * segments});
     targets = torch::randint(config.vocab_size, {2, 6 * segments});

@@ -99,7 +99,7 @@ TEST(Checkpoint, ModelRoundTripF32AndBF16) {
   test::TempDir dir;
   for (std::string dtype : {"float32", "bfloat16"}) {
     auto config = test::tiny_config(AttentionKind::Infini, 4);
-    config.torch_dtype = dtype;
+    config.torch_dtype = dtype == "float32" ? torch::kFloat32 : torch::kBFloat16;
     Decoder model(config);
     model->initialise(5);
     save_model(dir / dtype, model, "");

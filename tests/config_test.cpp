@@ -6,6 +6,7 @@
 
 #include "config/fields.h"
 #include "config/run_config.h"
+#include "train/initial_model.h"
 #include "model/checkpoint.h"
 #include "test_support.h"
 
@@ -116,17 +117,22 @@ TEST(Config, NearestKeyOnlySuggestsTypos) {
 }
 
 TEST(Config, ShippedConfigsLoad) {
-  // Configs that start from another run's checkpoint (model.init_from) load against a stand-in.
+  // Configs that start from another run's checkpoint (init.from) load against a stand-in.
   test::TempDir dir;
   Decoder stand_in(test::tiny_config(AttentionKind::Infini));
   save_model(dir / "checkpoint", stand_in, test::shared_tokenizer());
   int loaded = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(std::string(INFINI_SOURCE_DIR) + "/configs")) {
     if (entry.path().extension() != ".yaml") continue;
-    const bool continues = test::read_text(entry.path().string()).find("init_from:") != std::string::npos;
+    const bool continues = test::read_text(entry.path().string()).find("\ninit:\n  from:") != std::string::npos;
     std::vector<std::string> overrides;
-    if (continues) overrides.push_back("model.init_from=" + (dir / "checkpoint"));
-    EXPECT_NO_THROW(load_run_config(entry.path().string(), overrides)) << entry.path();
+    if (continues) overrides.push_back("init.from=" + (dir / "checkpoint"));
+    EXPECT_NO_THROW({
+      auto config = load_run_config(entry.path().string(), overrides);
+      EXPECT_EQ(config.model_complete, !continues);
+      complete_from_init(config, entry.path().string());  // reads the stand-in's config.json
+      EXPECT_TRUE(config.model_complete);
+    }) << entry.path();
     ++loaded;
   }
   EXPECT_GE(loaded, 8);
@@ -164,4 +170,65 @@ TEST(Config, FlattenedConfigsShowWhatChanged) {
   }
   EXPECT_EQ(changed, std::vector<std::string>{"train.optimizer.lr"});
   EXPECT_EQ(a.at("train.steps"), "100");
+}
+
+TEST(Config, OneModelSchemaServesYamlAndConfigJson) {
+  // The required keys alone read the same from a run config and from config.json, with Hugging
+  // Face's defaults (rms_norm_eps 1e-6, key/value heads = heads, head_dim = hidden / heads).
+  test::TempDir dir;
+  test::write_text(dir / "m.yaml", "model:\n  hidden_size: 64\n  num_hidden_layers: 2\n  num_attention_heads: 4\n");
+  const auto from_yaml = load_run_config(dir / "m.yaml").model;
+  auto from_json = model_config_from_json({{"vocab_size", 100},
+                                           {"hidden_size", 64},
+                                           {"num_hidden_layers", 2},
+                                           {"num_attention_heads", 4},
+                                           {"infini_attention", {{"kind", "infini"}}}},
+                                          "config.json");
+  EXPECT_EQ(from_yaml.rms_norm_eps, 1e-6);
+  EXPECT_EQ(from_json.rms_norm_eps, 1e-6);
+  EXPECT_EQ(from_json.num_key_value_heads, 4);
+  EXPECT_EQ(from_json.head_dim, 16);
+  from_json.vocab_size = 0;  // the run config's "from the tokenizer"
+  EXPECT_EQ(model_config_to_json(from_yaml), model_config_to_json(from_json));
+
+  // Every key survives config.json and the run config's YAML.
+  auto changed = from_yaml;
+  changed.vocab_size = 50;
+  changed.rms_norm_eps = 1e-5;
+  changed.torch_dtype = torch::kBFloat16;
+  changed.attention.memory_update = MemoryUpdate::Delta;
+  changed.attention.layer_kinds = {AttentionKind::Infini, AttentionKind::Local};
+  const auto json = model_config_to_json(changed);
+  EXPECT_EQ(json["torch_dtype"], "bfloat16");
+  EXPECT_EQ(json["infini_attention"]["layer_kinds"], nlohmann::json({"infini", "local"}));
+  EXPECT_EQ(model_config_to_json(model_config_from_json(json, "config.json")), json);
+  EXPECT_EQ(model_config_to_json(override_model_config(changed, {}, "here")), json);
+}
+
+TEST(Config, InitSectionAndLegacyKeys) {
+  // init.from is not read while loading; older configs' model.init_from and
+  // model.infini_attention.gate_init are read as init.from and init.gate_init.
+  test::TempDir dir;
+  test::write_text(dir / "old.yaml", "model:\n  init_from: nowhere/final\n  infini_attention:\n    kind: infini\n"
+                                     "    gate_init: -3\n");
+  const auto old = load_run_config(dir / "old.yaml");
+  EXPECT_EQ(old.init.from, "nowhere/final");
+  EXPECT_EQ(old.init.gate_init, -3.0);
+  EXPECT_FALSE(old.model_complete);
+  EXPECT_EQ(old.model_given, std::vector<std::string>{"model.infini_attention.kind=infini"});
+  try {
+    auto config = old;
+    complete_from_init(config, "old.yaml");
+    FAIL() << "a missing init.from checkpoint was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("init.from"), std::string::npos) << e.what();
+  }
+  // Typed at load: the device's name, resume's three forms.
+  test::write_text(dir / "run.yaml", kValid);
+  const auto run = load_run_config(dir / "run.yaml", {"run.device=cuda:1", "run.resume=auto"});
+  EXPECT_TRUE(run.run.device.is_cuda());
+  EXPECT_EQ(run.run.device.index(), 1);
+  EXPECT_EQ(run.run.resume.mode, ResumeFrom::Mode::Auto);
+  EXPECT_EQ(load_run_config(dir / "run.yaml", {"run.resume=ckpt/step-1"}).run.resume.checkpoint, "ckpt/step-1");
+  EXPECT_THROW(load_run_config(dir / "run.yaml", {"run.device=gpu"}), InputError);
 }

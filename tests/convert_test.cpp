@@ -11,7 +11,7 @@
 #include "core/errors.h"
 #include "model/checkpoint.h"
 #include "model/convert.h"
-#include "model/safetensors.h"
+#include "formats/safetensors.h"
 #include "test_support.h"
 
 using namespace infini;
@@ -151,7 +151,7 @@ TEST(Convert, InfiniWithClosedGatesReproducesTheOriginalThenDiffersWithMemory) {
   write_hf_directory(dir / "hf", weights, hf_config(false));
   auto converted = test::run_infini("convert --from " + (dir / "hf") + " --to " + (dir / "infini") +
                                     " --set model.infini_attention.kind=infini --set model.infini_attention.segment_length=64"
-                                    " --set model.infini_attention.gate_init=-10000");
+                                    " --gate-init -10000");
   ASSERT_EQ(converted.status, 0) << converted.output;
   auto config = read_model_config(dir / "infini");
   EXPECT_EQ(config.layer_kind(1), AttentionKind::Infini);
@@ -231,4 +231,34 @@ TEST(Convert, UnsupportedFamiliesAndMissingPiecesAreRefused) {
                                   " --set model.hidden_size=64");
   EXPECT_EQ(resized.status, 2);
   EXPECT_NE(resized.output.find("only attention settings may change"), std::string::npos) << resized.output;
+}
+
+TEST(Convert, DefaultGatesStartCloseToTheSourceAndCanStillLearn) {
+  // On the first segment the memory is empty, so each converted layer's attention output is
+  // (1 − sigmoid(β)) times its source's. The default β keeps the model within a few percent of
+  // its source where β = 0 halves every layer, and sigmoid′(β) stays far from the β = −10 desert.
+  const double g = 1.0 / (1.0 + std::exp(-kConvertedGateInit));
+  const double slope = g * (1.0 - g);
+  std::cout << "converted gate β = " << kConvertedGateInit << ": sigmoid " << g << ", sigmoid' " << slope
+            << " (at β = −10: " << 1.0 / (1.0 + std::exp(10.0)) * (1.0 - 1.0 / (1.0 + std::exp(10.0))) << ")\n";
+  EXPECT_LT(g, 0.02);
+  EXPECT_GT(slope, 0.01);
+
+  auto source_config = test::tiny_config(AttentionKind::Full, 32);
+  Decoder source(source_config);
+  source->initialise(3);
+  auto target = source_config;
+  target.attention.kind = AttentionKind::Infini;
+  torch::manual_seed(1);
+  const auto tokens = torch::randint(source_config.vocab_size, {1, 32});
+  auto relative_change = [&](Decoder converted) {
+    torch::NoGradGuard no_grad;
+    const auto before = source->forward(tokens, {}).first, after = converted->forward(tokens, {}).first;
+    return ((after - before).norm() / before.norm()).item<double>();
+  };
+  const double by_default = relative_change(convert_weights(source, target));
+  const double half_open = relative_change(convert_weights(source, target, 0.0));
+  std::cout << "first-segment logits: relative change " << by_default << " by default, " << half_open << " at β = 0\n";
+  EXPECT_LT(by_default, 0.05);
+  EXPECT_GT(half_open, 5 * by_default);
 }

@@ -12,9 +12,9 @@ namespace {
 
 Decoder tiny_model() {
   auto config = test::tiny_config(AttentionKind::Infini, 8);
-  config.attention.gate_init = 0.5;
   Decoder model(config);
   model->initialise(3);
+  model->set_gates(0.5);
   return model;
 }
 

@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "core/errors.h"
+#include "eval/result_header.h"
 #include "report/report.h"
 #include "report/svg.h"
 #include "test_support.h"
@@ -113,7 +114,7 @@ TEST(Report, RendersThePapersLayoutsFromFixtures) {
 
 TEST(Report, NamesASegmentLengthOtherThanTheTrainingOne) {
   auto inputs = read_report_inputs({fixture("ppl.json")});
-  inputs.ppl[0]["segment_length"] = 128;  // trained at 64: length generalisation
+  inputs.ppl[0].options.segment_length = 128;  // trained at 64: length generalisation
   const auto md = render_report(inputs).at("report.md");
   EXPECT_NE(md.find("| books-small/final (segment 128) | infini (linear) | 4.2 KiB (23.5×) | 128 |"), std::string::npos) << md;
   EXPECT_NE(md.find("| books-small/final | infini (linear) | 4.2 KiB (23.5×) | 64 |"), std::string::npos) << md;
@@ -174,4 +175,37 @@ TEST(Svg, NiceTicksAndEscaping) {
   EXPECT_EQ(svg::nice_ticks(3.2, 4.1, 4), (std::vector<double>{3.5, 4.0}));
   EXPECT_EQ(svg::nice_ticks(0.1, 0.7, 6).size(), 7u);
   EXPECT_EQ(svg::escape("a<b & \"c\""), "a&lt;b &amp; &quot;c&quot;");
+}
+
+TEST(Report, ResultsRoundTripThroughTheirSchema) {
+  // What eval writes, report reads back whole: to_json ∘ from_json is the identity on each result.
+  const auto ppl = json::parse(test::read_text(fixture("ppl.json")));
+  for (const auto& item : ppl) {
+    const auto once = PerplexityResult::from_json(item, "ppl.json").to_json();
+    EXPECT_EQ(PerplexityResult::from_json(once, "again").to_json(), once);
+    EXPECT_EQ(once["schema"], kResultSchema);
+  }
+  const auto passkey = PasskeyResult::from_json(json::parse(test::read_text(fixture("passkey.json"))), "passkey.json");
+  EXPECT_EQ(PasskeyResult::from_json(passkey.to_json(), "again").to_json(), passkey.to_json());
+  EXPECT_EQ(passkey.cells().size(), 6u);
+  EXPECT_DOUBLE_EQ(passkey.cells()[1].accuracy, 0.8);  // 1K, middle: 4 of 5 answer tokens in each of two keys,
+  EXPECT_DOUBLE_EQ(passkey.cells()[1].exact, 0.0);     // so no key whole
+  const auto gates = GatesResult::from_json(json::parse(test::read_text(fixture("gates.json"))), "gates.json");
+  EXPECT_EQ(GatesResult::from_json(gates.to_json(), "again").to_json(), gates.to_json());
+
+  // A renamed key fails loudly, naming the file and the key, instead of reading 0.
+  auto renamed = ppl[0];
+  renamed["footprint"]["memory_bytes"] = renamed["footprint"]["memory_state_bytes"];
+  renamed["footprint"].erase("memory_state_bytes");
+  try {
+    PerplexityResult::from_json(renamed, "ppl.json[0]");
+    FAIL() << "a renamed key was read";
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("ppl.json[0]: footprint"), std::string::npos) << message;
+    EXPECT_NE(message.find("'memory_state_bytes'"), std::string::npos) << message;
+  }
+  auto newer = ppl[0];
+  newer["schema"] = kResultSchema + 1;
+  EXPECT_THROW(PerplexityResult::from_json(newer, "ppl.json[0]"), InputError);
 }

@@ -35,9 +35,9 @@ TEST_P(SegmentCheckpoint, GradientsEqualPlainBackward) {
   const auto [kind, rule] = GetParam();
   auto config = test::tiny_config(kind, 6);
   config.attention.memory_update = rule;
-  config.attention.gate_init = 0.3;
   Decoder model(config);
   model->initialise(9);
+  model->set_gates(0.3);
   torch::manual_seed(2);
   auto tokens = torch::randint(config.vocab_size, {2, 24});
   auto targets = torch::randint(config.vocab_size, {2, 24});
@@ -62,9 +62,9 @@ TEST(SegmentCheckpointMemory, GradientReachesEarlierSegmentsThroughMemory) {
   // The loss of the last segment alone must move the parameters' gradient via segment 0's
   // tokens' contribution to memory: changing segment 0 changes that gradient.
   auto config = test::tiny_config(AttentionKind::Infini, 6);
-  config.attention.gate_init = 1.0;
   Decoder model(config);
   model->initialise(4);
+  model->set_gates(1.0);
   auto last_segment_grad = [&](const torch::Tensor& tokens) {
     model->zero_grad();
     ModelState state;

@@ -7,7 +7,7 @@
 #include <sstream>
 
 #include "test_support.h"
-#include "train/tensorboard.h"
+#include "formats/tensorboard.h"
 
 using namespace infini;
 

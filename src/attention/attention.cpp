@@ -7,22 +7,9 @@
 
 namespace infini {
 
-std::string attention_kind_name(AttentionKind kind) {
-  switch (kind) {
-    case AttentionKind::Infini: return "infini";
-    case AttentionKind::Local: return "local";
-    case AttentionKind::Xl: return "xl";
-    case AttentionKind::Full: return "full";
-  }
-  return "?";
-}
+std::string attention_kind_name(AttentionKind kind) { return choice_name(kAttentionKindNames, kind); }
 
-std::optional<AttentionKind> parse_attention_kind(const std::string& name) {
-  for (auto kind : {AttentionKind::Infini, AttentionKind::Local, AttentionKind::Xl, AttentionKind::Full}) {
-    if (attention_kind_name(kind) == name) return kind;
-  }
-  return std::nullopt;
-}
+std::optional<AttentionKind> parse_attention_kind(const std::string& name) { return choice_value(kAttentionKindNames, name); }
 
 AttentionState AttentionState::detached() const {
   AttentionState out;

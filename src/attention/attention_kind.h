@@ -4,6 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "core/schema.h"
+
 namespace infini {
 
 enum class AttentionKind {
@@ -12,6 +14,9 @@ enum class AttentionKind {
   Xl,      // the segment plus the previous segment's keys/values (Transformer-XL)
   Full,    // causal softmax over the whole document so far
 };
+
+inline const Choices<AttentionKind> kAttentionKindNames = {
+    {"infini", AttentionKind::Infini}, {"local", AttentionKind::Local}, {"xl", AttentionKind::Xl}, {"full", AttentionKind::Full}};
 
 std::string attention_kind_name(AttentionKind kind);
 std::optional<AttentionKind> parse_attention_kind(const std::string& name);

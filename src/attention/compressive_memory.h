@@ -9,9 +9,12 @@
 
 #include <torch/torch.h>
 
+#include "core/schema.h"
+
 namespace infini {
 
 enum class MemoryUpdate { Linear, Delta };
+inline const Choices<MemoryUpdate> kMemoryUpdateNames = {{"linear", MemoryUpdate::Linear}, {"delta", MemoryUpdate::Delta}};
 
 // The dtype sums are kept in: float32 for float32/bf16/fp16 compute, float64 for float64.
 torch::ScalarType accumulation_dtype(torch::ScalarType compute);

@@ -11,18 +11,10 @@
 #include <cstdlib>
 #include <string>
 
+#include "core/number_format.h"
+
 namespace infini::cli {
 
-namespace detail {
-
-inline std::string number_text(double value) {
-  if (value == std::floor(value) && std::fabs(value) < 1e15) return std::to_string(static_cast<int64_t>(value));
-  char text[32];
-  std::snprintf(text, sizeof text, "%g", value);
-  return text;
-}
-
-}  // namespace detail
 
 // A whole number in [lo, hi].
 inline CLI::Validator whole_number(int64_t lo, int64_t hi) {
@@ -41,8 +33,8 @@ inline CLI::Validator whole_number(int64_t lo, int64_t hi) {
 
 // A finite number in [lo, hi], or in (lo, hi] when `above_lo`.
 inline CLI::Validator real_number(double lo, double hi, bool above_lo = false) {
-  const std::string expected = std::string("a number ") + (above_lo ? "above " : "from ") + detail::number_text(lo) +
-                               (above_lo ? " and at most " : " to ") + detail::number_text(hi);
+  const std::string expected = std::string("a number ") + (above_lo ? "above " : "from ") + plain_number(lo) +
+                               (above_lo ? " and at most " : " to ") + plain_number(hi);
   return CLI::Validator(
       [=](std::string& text) -> std::string {
         char* end = nullptr;
@@ -53,7 +45,7 @@ inline CLI::Validator real_number(double lo, double hi, bool above_lo = false) {
         }
         return "";
       },
-      "FLOAT in " + std::string(above_lo ? "(" : "[") + detail::number_text(lo) + ", " + detail::number_text(hi) + "]");
+      "FLOAT in " + std::string(above_lo ? "(" : "[") + plain_number(lo) + ", " + plain_number(hi) + "]");
 }
 
 // Common bounds.

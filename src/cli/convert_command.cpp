@@ -2,6 +2,7 @@
 // pre-training's first step), or exported as a plain Hugging Face Llama directory.
 #include <filesystem>
 
+#include "cli/checks.h"
 #include "cli/commands.h"
 #include "config/run_config.h"
 #include "core/errors.h"
@@ -16,6 +17,7 @@ struct ConvertFlags {
   std::string from;
   std::string to;
   std::vector<std::string> overrides;
+  double gate_init = kConvertedGateInit;
   bool to_hf = false;
   bool force = false;
 };
@@ -33,7 +35,7 @@ void run_convert(const ConvertFlags& flags) {
     return;
   }
   const ModelConfig target = override_model_config(source->config(), flags.overrides, flags.from + "/config.json");
-  Decoder converted = convert_weights(source, target);
+  Decoder converted = convert_weights(source, target, flags.gate_init);
   save_model(flags.to, converted, tokenizer);
   spdlog::info("wrote {} ({} attention, segments of {})", flags.to, attention_kind_name(target.attention.kind),
                target.attention.segment_length);
@@ -47,6 +49,11 @@ void add_convert_command(CLI::App& app) {
   convert->add_option("--from", flags->from, "Checkpoint directory (ours or a Hugging Face Llama)")->required();
   convert->add_option("--to", flags->to, "Checkpoint directory to write")->required();
   convert->add_option("--set", flags->overrides, "Change a model key: model.key.path=value");
+  convert->add_option("--gate-init", flags->gate_init,
+                      "β of the gates the conversion creates (sigmoid(-4) = 0.018: the model starts within 2% of its "
+                      "source, and the gates can still learn)")
+      ->check(real_number(-1e4, 1e4))
+      ->capture_default_str();
   convert->add_flag("--to-hf", flags->to_hf, "Write a plain Hugging Face Llama directory (every layer must be full)");
   convert->add_flag("--force", flags->force, "Replace an existing directory at --to");
   convert->callback([flags] { run_convert(*flags); });

@@ -1,16 +1,13 @@
 // `infini eval passkey`: passkey retrieval accuracy per length and depth (eval/passkey_eval.h).
-#include <filesystem>
-#include <iostream>
-
 #include "cli/checks.h"
 #include "cli/commands.h"
 #include "cli/output.h"
 #include "cli/runtime_flags.h"
 #include "core/errors.h"
-#include "core/files.h"
+#include "core/number_format.h"
 #include "core/progress.h"
 #include "eval/passkey_eval.h"
-#include "model/checkpoint.h"
+#include "core/runtime.h"
 
 namespace infini::cli {
 
@@ -30,44 +27,22 @@ struct PasskeyFlags {
   RuntimeFlags runtime;
 };
 
-// "4096", "32K" (32·1024) or "1M" (1,048,576).
-int64_t parse_length(const std::string& text) {
-  int64_t scale = 1;
-  std::string digits = text;
-  if (!digits.empty() && (digits.back() == 'K' || digits.back() == 'k')) scale = 1024;
-  if (!digits.empty() && (digits.back() == 'M' || digits.back() == 'm')) scale = 1024 * 1024;
-  if (scale > 1) digits.pop_back();
-  if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos || digits.size() > 12) {
-    throw InputError("--lengths '" + text + "': expected a token count such as 4096, 32K or 1M");
-  }
-  const int64_t value = std::stoll(digits) * scale;
-  if (value <= 0) throw InputError("--lengths '" + text + "': must be positive");
-  return value;
-}
-
 void run_passkey(const PasskeyFlags& flags) {
   require_output_file(flags.out);
   PasskeyOptions options;
-  for (const auto& length : flags.lengths) options.lengths.push_back(parse_length(length));
+  for (const auto& length : flags.lengths) {
+    options.lengths.push_back(length_from_text(length));
+    if (options.lengths.back() <= 0) throw InputError("--lengths '" + length + "': expected a token count such as 4096, 32K or 1M");
+  }
   options.depths.clear();
   for (const auto& depth : flags.depths) options.depths.push_back(parse_depth(depth));
   options.keys = flags.keys;
   options.seed = flags.seed;
-  options.progress_bar = flags.progress == "on" || (flags.progress == "auto" && ProgressBar::on_terminal());
-  const auto dtype = parse_dtype(flags.dtype);
-  if (!flags.out.empty() && std::filesystem::is_directory(flags.out)) throw InputError(flags.out + ": is a directory");
-
-  const auto device = flags.runtime.apply();
+  options.progress_bar = ProgressBar::wanted(flags.progress);
   options.memory = !flags.no_memory;
-  Tokenizer tokenizer(tokenizer_path(flags.checkpoint));
-  require_tokenizer_fits(tokenizer.vocab_size(), read_model_config(flags.checkpoint).vocab_size, flags.checkpoint);
-  if (flags.layout == "memory") options.segment_length = read_model_config(flags.checkpoint).attention.segment_length;
-  check_passkey_lengths(PasskeyTask(tokenizer), options);  // before any model is loaded
-  Decoder decoder = load_model(flags.checkpoint, device);
-  decoder->to(dtype);
-  decoder->eval();
-  auto result = evaluate_passkey(decoder, tokenizer, options);
-  result.checkpoint = flags.checkpoint;
+  const auto device = flags.runtime.apply();
+  const auto result = evaluate_passkey_checkpoint(flags.checkpoint, options, flags.layout == "memory", device,
+                                                  parse_dtype(flags.dtype));
   const auto json = result.to_json();
   for (const auto& cell : json["accuracy"]) {
     spdlog::info("length {:>8} depth {:.2f}: token accuracy {:.1f}%, exact {:.1f}%", cell["length"].get<int64_t>(),

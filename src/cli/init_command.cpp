@@ -1,4 +1,4 @@
-// `infini init`: a freshly initialised checkpoint from a run config and a tokenizer.
+// `infini init`: a run's starting checkpoint (train/initial_model.h) from a run config and a tokenizer.
 #include <filesystem>
 
 #include "cli/commands.h"
@@ -7,6 +7,7 @@
 #include "core/files.h"
 #include "data/tokenizer.h"
 #include "model/checkpoint.h"
+#include "train/initial_model.h"
 
 namespace infini::cli {
 
@@ -25,12 +26,12 @@ void run_init(const InitFlags& flags) {
   if (std::filesystem::exists(flags.out) && !flags.force) {
     throw InputError(flags.out + ": already exists (pass --force to replace it)");
   }
-  const std::string tokenizer_file = flags.tokenizer.empty() ? config.data.tokenizer : flags.tokenizer;
+  if (!flags.tokenizer.empty()) config.data.tokenizer = flags.tokenizer;
+  complete_from_init(config, flags.config);
+  const std::string tokenizer_file = config.data.tokenizer;
   if (tokenizer_file.empty()) throw InputError(flags.config + ": data.tokenizer: needed (or pass --tokenizer)");
-  Tokenizer tokenizer(tokenizer_file);
-  bind_tokenizer(config.model, tokenizer, flags.config);
-  Decoder decoder(config.model);
-  decoder->initialise(static_cast<uint64_t>(config.run.seed));
+  bind_tokenizer(config.model, Tokenizer(tokenizer_file), flags.config);
+  Decoder decoder = initial_model(config);
   StagedDirectory writer(flags.out);
   stage_model(writer, decoder, tokenizer_file);
   writer.write_text("run_config.yaml", resolved_yaml(config));

@@ -14,36 +14,6 @@
 
 namespace {
 
-// Walks the command words of argv down the tree of subcommands. An unknown word is refused with
-// the valid ones listed (exit 2); a command that needs a subcommand and got nothing more prints
-// its help (exit 0). Returns -1 when CLI11 should parse as usual.
-int check_command_words(CLI::App& app, int argc, char** argv) {
-  CLI::App* level = &app;
-  std::string path = "infini";
-  for (int i = 1;; ++i) {
-    const auto subcommands = level->get_subcommands({});
-    if (subcommands.empty()) return -1;
-    if (i >= argc) {
-      std::cout << level->help();
-      return 0;
-    }
-    const std::string word = argv[i];
-    if (word.empty() || word[0] == '-') return -1;
-    CLI::App* next = nullptr;
-    std::string known;
-    for (auto* command : subcommands) {
-      known += (known.empty() ? "" : ", ") + command->get_name();
-      if (command->get_name() == word) next = command;
-    }
-    if (next == nullptr) {
-      std::cerr << path << ": unknown command '" << word << "' (expected one of " << known << ")\n";
-      return 2;
-    }
-    level = next;
-    path += " " + word;
-  }
-}
-
 // OpenBLAS picks its kernels when it is loaded, before main, from OPENBLAS_CORETYPE. In VMs it
 // often detects a generic core and runs ~7x slower; then re-run this program once with the
 // right core named. INFINI_KEEP_BLAS_CORE=1 turns this off.
@@ -79,7 +49,7 @@ int main(int argc, char** argv) {
   infini::cli::add_train_command(app);
 
   try {
-    if (const int status = check_command_words(app, argc, argv); status >= 0) return status;
+    if (const int status = infini::cli::check_command_words(app, argc, argv); status >= 0) return status;
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);

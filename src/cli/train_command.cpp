@@ -1,6 +1,4 @@
 // `infini train`: trains from a YAML run config (see train/trainer.h for the loop).
-#include <thread>
-
 #include "cli/checks.h"
 #include "cli/commands.h"
 #include "config/run_config.h"
@@ -33,17 +31,11 @@ void run_train(const TrainFlags& flags) {
   options.resume = flags.resume;
   options.stop_at_step = flags.stop_at_step;
   options.replace_run = flags.force;
-  options.progress_bar = flags.progress == "on" || (flags.progress == "auto" && ProgressBar::on_terminal());
+  options.progress_bar = ProgressBar::wanted(flags.progress);
   std::shared_ptr<Communicator> communicator = std::make_shared<SingleProcess>();
   if (const auto rendezvous = rendezvous_from_environment(); rendezvous && rendezvous->world_size > 1) {
     if (rendezvous->rank > 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
-    // Ranks on one machine share its cores rather than each taking all of them.
-    const char* local_ranks = std::getenv("LOCAL_WORLD_SIZE");
-    const int64_t local = std::max(1, local_ranks != nullptr ? std::atoi(local_ranks) : 1);
-    if (config.run.threads == 0) {
-      config.run.threads = std::max<int64_t>(1, static_cast<int64_t>(std::thread::hardware_concurrency()) / local);
-    }
-    communicator = connect(*rendezvous, flags.backend, parse_device(config.run.device).is_cuda());
+    communicator = connect(*rendezvous, flags.backend, config.run.device.is_cuda());
   }
   StopSignal stop;
   Trainer trainer(std::move(config), options, communicator);

@@ -27,8 +27,8 @@ std::string nearest_key(const std::string& word, const std::set<std::string>& ca
   return best_distance <= std::max<size_t>(2, word.size() / 3) ? best : "";
 }
 
-FieldReader::FieldReader(YAML::Node node, std::string path, std::string file)
-    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)) {}
+FieldReader::FieldReader(YAML::Node node, std::string path, std::string file, bool partial)
+    : node_(std::move(node)), path_(std::move(path)), file_(std::move(file)), partial_(partial) {}
 
 void FieldReader::fail(const std::string& key, const std::string& message) const {
   throw InputError(file_ + ": " + key_path(key) + ": " + message);
@@ -39,7 +39,7 @@ std::optional<YAML::Node> FieldReader::take(const char* key, const Limits& limit
   const YAML::Node& node = node_;
   YAML::Node child = node[key];
   if (!child || child.IsNull()) {
-    if (limits.required) fail(key, "missing required key (expected " + expected + ")");
+    if (limits.required && !partial_) fail(key, "missing required key (expected " + expected + ")");
     return std::nullopt;
   }
   return child;
@@ -99,6 +99,13 @@ void FieldReader::operator()(const char* key, std::string& value, Limits limits)
   auto node = take(key, limits, "a string");
   if (!node) return;
   value = scalar(key, *node, "a string");
+}
+
+void FieldReader::operator()(const char* key, std::optional<double>& value, Limits limits) {
+  if (!take(key, limits, "a number")) return;
+  double read = 0.0;
+  (*this)(key, read, limits);
+  value = read;
 }
 
 void FieldReader::finish() {

@@ -1,8 +1,9 @@
 // Typed binding between YAML mappings and config structs, in both directions.
 //
 // A config section is described once, by a function `fields(F& f, Section& s)` that names each
-// key with its C++ member and limits. FieldReader runs it against a YAML node, validating as it
-// goes; FieldWriter runs it to emit the resolved YAML. Errors name the file, the key path and
+// key with its C++ member and limits (core/schema.h; the model's is in model/model_config.h and
+// serves config.json too). FieldReader runs it against a YAML node, validating as it goes;
+// FieldWriter runs it to emit the resolved YAML. Errors name the file, the key path and
 // what was expected, and an unknown key suggests the nearest valid one.
 #pragma once
 
@@ -15,32 +16,36 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "core/schema.h"
 
 namespace infini {
-
-struct Limits {
-  std::optional<double> min, max;
-  bool required = false;
-};
-inline Limits at_least(double min) { return {min, std::nullopt, false}; }
-inline Limits between(double min, double max) { return {min, max, false}; }
-inline Limits required_key() { return {std::nullopt, std::nullopt, true}; }
-inline Limits required_at_least(double min) { return {min, std::nullopt, true}; }
-
-template <class E>
-using Choices = std::vector<std::pair<std::string, E>>;
 
 // Levenshtein-nearest of `candidates` to `word`, or "" when nothing is close.
 std::string nearest_key(const std::string& word, const std::set<std::string>& candidates);
 
 class FieldReader {
  public:
-  FieldReader(YAML::Node node, std::string path, std::string file);
+  // `partial`: required keys may be missing (a model section completed later from init.from).
+  FieldReader(YAML::Node node, std::string path, std::string file, bool partial = false);
 
   void operator()(const char* key, int64_t& value, Limits limits = {});
   void operator()(const char* key, double& value, Limits limits = {});
   void operator()(const char* key, bool& value, Limits limits = {});
   void operator()(const char* key, std::string& value, Limits limits = {});
+  void operator()(const char* key, std::optional<double>& value, Limits limits = {});
+
+  // A value written as text: `parse` (which throws InputError for bad text) reads it.
+  template <class T, class Parse, class Print>
+  void parsed(const char* key, T& value, Parse parse, Print, Limits limits = {}) {
+    auto node = take(key, limits, "a string");
+    if (!node) return;
+    const std::string text = scalar(key, *node, "a string");
+    try {
+      value = parse(text);
+    } catch (const InputError& e) {
+      fail(key, e.what());
+    }
+  }
 
   template <class E>
   void choice(const char* key, E& value, const Choices<E>& choices, Limits limits = {}) {
@@ -64,7 +69,7 @@ class FieldReader {
     auto node = take(key, limits, "a mapping");
     if (!node) return;
     if (!node->IsMap()) fail(key, "expected a mapping of keys");
-    FieldReader inner(*node, key_path(key), file_);
+    FieldReader inner(*node, key_path(key), file_, partial_);
     fields(inner, s);
     inner.finish();
   }
@@ -82,22 +87,15 @@ class FieldReader {
   [[noreturn]] void fail(const std::string& key, const std::string& message) const;
 
   template <class E>
-  static std::string choice_names(const Choices<E>& choices) {
-    std::string names;
-    for (const auto& c : choices) names += (names.empty() ? "" : ", ") + c.first;
-    return names;
-  }
-  template <class E>
   E pick(const char* key, const std::string& text, const Choices<E>& choices) {
-    for (const auto& c : choices) {
-      if (c.first == text) return c.second;
-    }
+    if (const auto value = choice_value(choices, text)) return *value;
     fail(key, "expected one of " + choice_names(choices) + ", got '" + text + "'");
   }
 
   YAML::Node node_;
   std::string path_;
   std::string file_;
+  bool partial_ = false;
   std::set<std::string> known_;
 };
 
@@ -109,21 +107,22 @@ class FieldWriter {
   void operator()(const char* key, const T& value, Limits = {}) {
     node_[key] = value;
   }
+  void operator()(const char* key, const std::optional<double>& value, Limits = {}) {
+    if (value) node_[key] = *value;
+  }
   template <class E>
   void choice(const char* key, const E& value, const Choices<E>& choices, Limits = {}) {
-    for (const auto& c : choices) {
-      if (c.second == value) node_[key] = c.first;
-    }
+    node_[key] = choice_name(choices, value);
   }
   template <class E>
   void choice_list(const char* key, const std::vector<E>& value, const Choices<E>& choices, Limits = {}) {
     YAML::Node list(YAML::NodeType::Sequence);
-    for (const auto& v : value) {
-      for (const auto& c : choices) {
-        if (c.second == v) list.push_back(c.first);
-      }
-    }
+    for (const auto& v : value) list.push_back(choice_name(choices, v));
     node_[key] = list;
+  }
+  template <class T, class Parse, class Print>
+  void parsed(const char* key, const T& value, Parse, Print print, Limits = {}) {
+    node_[key] = print(value);
   }
   template <class S>
   void section(const char* key, S& s, Limits = {}) {

@@ -3,56 +3,30 @@
 #include <filesystem>
 
 #include "config/fields.h"
+#include "core/runtime.h"
 #include "data/tokenizer.h"
-#include "model/checkpoint.h"
 
 namespace infini {
 
-namespace {
+ResumeFrom ResumeFrom::parse(const std::string& text) {
+  if (text.empty()) return {};
+  if (text == "auto") return {Mode::Auto, ""};
+  return {Mode::Checkpoint, text};
+}
 
-const Choices<AttentionKind> kAttentionKinds = {{"infini", AttentionKind::Infini},
-                                                {"local", AttentionKind::Local},
-                                                {"xl", AttentionKind::Xl},
-                                                {"full", AttentionKind::Full}};
-const Choices<MemoryUpdate> kMemoryUpdates = {{"linear", MemoryUpdate::Linear}, {"delta", MemoryUpdate::Delta}};
-const Choices<torch::ScalarType> kDtypes = {{"float32", torch::kFloat32}, {"bfloat16", torch::kBFloat16}};
-const Choices<ScheduleKind> kSchedules = {
-    {"cosine", ScheduleKind::Cosine}, {"linear", ScheduleKind::Linear}, {"constant", ScheduleKind::Constant}};
-const Choices<Trainable> kTrainables = {
-    {"all", Trainable::All}, {"attention", Trainable::Attention}, {"gates", Trainable::Gates}};
-const Choices<TrainTask> kTasks = {{"documents", TrainTask::Documents}, {"passkey", TrainTask::Passkey}};
-const Choices<PasskeyLoss> kPasskeyLosses = {{"all", PasskeyLoss::All}, {"answer", PasskeyLoss::Answer}};
-const Choices<std::string> kStorageDtypes = {{"float32", "float32"}, {"bfloat16", "bfloat16"}};
-
-}  // namespace
-
-template <class F>
-void fields(F& f, InfiniAttentionConfig& c) {
-  f.choice("kind", c.kind, kAttentionKinds);
-  f("segment_length", c.segment_length, at_least(1));
-  f.choice("memory_update", c.memory_update, kMemoryUpdates);
-  f("memory_eps", c.memory_eps, between(1e-30, 1.0));
-  f.choice_list("layer_kinds", c.layer_kinds, kAttentionKinds);
-  f("gate_init", c.gate_init, between(-1e4, 1e4));
+std::string ResumeFrom::text() const {
+  switch (mode) {
+    case Mode::Fresh: return "";
+    case Mode::Auto: return "auto";
+    case Mode::Checkpoint: return checkpoint;
+  }
+  return "";
 }
 
 template <class F>
-void fields(F& f, ModelConfig& c) {
-  f("vocab_size", c.vocab_size, at_least(0));  // 0: the tokenizer's size
-  f("hidden_size", c.hidden_size, required_at_least(1));
-  f("num_hidden_layers", c.num_hidden_layers, required_at_least(1));
-  f("num_attention_heads", c.num_attention_heads, required_at_least(1));
-  f("num_key_value_heads", c.num_key_value_heads, at_least(1));
-  f("head_dim", c.head_dim, at_least(0));
-  f("intermediate_size", c.intermediate_size, at_least(1));
-  f("rms_norm_eps", c.rms_norm_eps, between(0.0, 1.0));
-  f("rope_theta", c.rope_theta, at_least(1.0));
-  f("tie_word_embeddings", c.tie_word_embeddings);
-  f("bos_token_id", c.bos_token_id, at_least(0));
-  f("eos_token_id", c.eos_token_id, at_least(0));
-  f.choice("torch_dtype", c.torch_dtype, kStorageDtypes);
-  f.section("infini_attention", c.attention);
-  f("init_from", c.init_from);
+void fields(F& f, InitSection& c) {
+  f("from", c.from);
+  f("gate_init", c.gate_init, between(-1e4, 1e4));
 }
 
 template <class F>
@@ -60,8 +34,8 @@ void fields(F& f, DataSection& c) {
   f("tokenizer", c.tokenizer);
   f("train", c.train);
   f("validation", c.validation);
-  f.choice("task", c.task, kTasks);
-  f.choice("passkey_loss", c.passkey_loss, kPasskeyLosses);
+  f.choice("task", c.task, kTrainTaskNames);
+  f.choice("passkey_loss", c.passkey_loss, kPasskeyLossNames);
   f("passkey_min_segments", c.passkey_min_segments, at_least(0));
   f("passkey_max_segments", c.passkey_max_segments, at_least(0));
   f("passkey_curriculum_samples", c.passkey_curriculum_samples, at_least(0));
@@ -87,7 +61,7 @@ void fields(F& f, OptimizerSection& c) {
 
 template <class F>
 void fields(F& f, ScheduleSection& c) {
-  f.choice("kind", c.kind, kSchedules);
+  f.choice("kind", c.kind, kScheduleKindNames);
   f("warmup_steps", c.warmup_steps, at_least(0));
   f("min_lr_ratio", c.min_lr_ratio, between(0.0, 1.0));
 }
@@ -111,22 +85,23 @@ void fields(F& f, TrainSection& c) {
   f("save_every", c.save_every, at_least(0));
   f("keep_last", c.keep_last, at_least(1));
   f("max_bad_steps", c.max_bad_steps, at_least(1));
-  f.choice("trainable", c.trainable, kTrainables);
+  f.choice("trainable", c.trainable, kTrainableNames);
 }
 
 template <class F>
 void fields(F& f, RunSection& c) {
   f("dir", c.dir);
   f("seed", c.seed, at_least(0));
-  f("device", c.device);
+  f.parsed("device", c.device, device_named, device_text);
   f("threads", c.threads, between(0, 1024));
-  f.choice("dtype", c.dtype, kDtypes);
-  f("resume", c.resume);
+  f.choice("dtype", c.dtype, kComputeDtypeNames);
+  f.parsed("resume", c.resume, ResumeFrom::parse, [](const ResumeFrom& r) { return r.text(); });
 }
 
 template <class F>
 void fields(F& f, RunConfig& c) {
   f.section("model", c.model, required_key());
+  f.section("init", c.init);
   f.section("data", c.data);
   f.section("eval", c.eval);
   f.section("train", c.train);
@@ -135,22 +110,18 @@ void fields(F& f, RunConfig& c) {
 
 namespace {
 
-// Cross-key rules that no single field can check.
-void validate_train(const RunConfig& config, const std::string& origin) {
-  const auto& train = config.train;
+// Cross-key rules that no single field can check, and the defaults that depend on the model.
+void finish_train(RunConfig& config, const std::string& origin) {
+  auto& train = config.train;
   const int64_t segment = config.model.attention.segment_length;
+  if (train.sequence_length == 0) train.sequence_length = 4 * segment;
   if (train.sequence_length % segment != 0) {
     throw InputError(origin + ": train.sequence_length: expected a multiple of model.infini_attention.segment_length (" +
                      std::to_string(segment) + "), got " + std::to_string(train.sequence_length));
   }
-  if (train.carry_memory) {
-    for (int64_t layer = 0; layer < config.model.num_hidden_layers; ++layer) {
-      const auto kind = config.model.layer_kind(layer);
-      if (kind == AttentionKind::Xl || kind == AttentionKind::Full) {
-        throw InputError(origin + ": train.carry_memory: needs infini or local layers (an xl/full cache cannot be "
-                         "carried row by row); layer " + std::to_string(layer) + " is " + attention_kind_name(kind));
-      }
-    }
+  if (train.carry_memory && config.model.has_cache_layers()) {
+    throw InputError(origin + ": train.carry_memory: needs infini or local layers (an xl/full cache cannot be "
+                     "carried row by row)");
   }
 }
 
@@ -161,90 +132,6 @@ YAML::Node model_to_yaml(const ModelConfig& model) {
   fields(writer, copy);
   return node;
 }
-
-// With model.init_from, the checkpoint's config.json supplies the model; the keys the run config
-// gives (an attention kind, a segment length...) override it.
-void merge_init_from(YAML::Node& root, const std::string& origin) {
-  YAML::Node model = root["model"];
-  if (!model.IsMap() || !model["init_from"] || !model["init_from"].IsScalar()) return;
-  const auto dir = model["init_from"].as<std::string>();
-  if (dir.empty()) return;
-  ModelConfig base;
-  try {
-    base = read_model_config(dir);
-  } catch (const InputError& e) {
-    throw InputError(origin + ": model.init_from: " + e.what());
-  }
-  YAML::Node merged = model_to_yaml(base);
-  for (const auto& item : model) {
-    const auto key = item.first.as<std::string>();
-    if (item.second.IsMap() && merged[key] && merged[key].IsMap()) {
-      YAML::Node inner = merged[key];
-      for (const auto& sub : item.second) inner[sub.first.as<std::string>()] = sub.second;
-    } else {
-      merged[key] = item.second;
-    }
-  }
-  root["model"] = merged;
-}
-
-RunConfig read_run_config(YAML::Node root, const std::string& origin) {
-  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  if (!root.IsMap()) throw InputError(origin + ": expected a mapping of sections at the top level");
-  merge_init_from(root, origin);
-  RunConfig config;
-  // num_key_value_heads defaults to num_attention_heads, as in HF's LlamaConfig.
-  config.model.num_key_value_heads = 0;
-  FieldReader reader(root, "", origin);
-  fields(reader, config);
-  reader.finish();
-  if (config.model.num_key_value_heads == 0) config.model.num_key_value_heads = config.model.num_attention_heads;
-  ModelConfig checked = config.model;
-  if (checked.vocab_size == 0) checked.vocab_size = 1;  // filled from the tokenizer later
-  checked.validate(origin + ": model");
-  if (config.train.sequence_length == 0) config.train.sequence_length = 4 * config.model.attention.segment_length;
-  validate_train(config, origin);
-  return config;
-}
-
-}  // namespace
-
-RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
-  if (!std::filesystem::is_regular_file(path)) throw InputError(path + ": no such config file");
-  YAML::Node root;
-  try {
-    root = YAML::LoadFile(path);
-  } catch (const YAML::Exception& e) {
-    throw InputError(path + ": not valid YAML (" + e.what() + ")");
-  }
-  if (!root.IsNull() && !root.IsMap()) throw InputError(path + ": expected a mapping of sections at the top level");
-  for (const auto& assignment : overrides) apply_override(root, assignment);
-  return read_run_config(root, path);
-}
-
-RunConfig parse_resolved_yaml(const std::string& text, const std::string& origin) {
-  try {
-    return read_run_config(YAML::Load(text), origin);
-  } catch (const YAML::Exception& e) {
-    throw InputError(origin + ": not valid YAML (" + e.what() + ")");
-  }
-}
-
-std::string resolved_yaml(const RunConfig& config) {
-  YAML::Node root(YAML::NodeType::Map);
-  FieldWriter writer(root);
-  RunConfig copy = config;
-  fields(writer, copy);
-  YAML::Emitter out;
-  out << root;
-  return std::string(out.c_str()) + "\n";
-}
-
-}  // namespace infini
-
-namespace infini {
-
-namespace {
 
 void flatten_node(const YAML::Node& node, const std::string& prefix, std::map<std::string, std::string>& out) {
   if (node.IsMap()) {
@@ -259,7 +146,88 @@ void flatten_node(const YAML::Node& node, const std::string& prefix, std::map<st
   out[prefix] = text.c_str();
 }
 
+// Configs written before the init section put its keys under model; they are read where they
+// now live.
+void move_legacy_init_keys(YAML::Node& root) {
+  YAML::Node model = root["model"];
+  if (!model.IsMap()) return;
+  auto move = [&](YAML::Node parent, const char* old_key, const char* new_key) {
+    if (!parent.IsMap() || !parent[old_key]) return;
+    if (!root["init"]) root["init"] = YAML::Node(YAML::NodeType::Map);
+    YAML::Node init = root["init"];
+    if (init.IsMap() && !init[new_key]) init[new_key] = parent[old_key];
+    parent.remove(old_key);
+  };
+  move(model, "init_from", "from");
+  move(model["infini_attention"], "gate_init", "gate_init");
+}
+
+// `resolved`: a config written by resolved_yaml(), whose model section is whole even with
+// init.from.
+RunConfig read_run_config(YAML::Node root, const std::string& origin, bool resolved) {
+  if (root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  if (!root.IsMap()) throw InputError(origin + ": expected a mapping of sections at the top level");
+  move_legacy_init_keys(root);
+  const YAML::Node init = root["init"];
+  const bool from_checkpoint = !resolved && init.IsMap() && init["from"] && init["from"].IsScalar() &&
+                               !init["from"].Scalar().empty();
+  RunConfig config;
+  FieldReader reader(root, "", origin, from_checkpoint);
+  fields(reader, config);
+  reader.finish();
+  if (from_checkpoint) {
+    std::map<std::string, std::string> given;
+    if (root["model"]) flatten_node(root["model"], "model", given);
+    for (const auto& [key, value] : given) config.model_given.push_back(key + "=" + value);
+    config.model_complete = false;
+    return config;
+  }
+  config.model.resolve_defaults();
+  ModelConfig checked = config.model;
+  if (checked.vocab_size == 0) checked.vocab_size = 1;  // filled from the tokenizer later
+  checked.validate(origin + ": model");
+  finish_train(config, origin);
+  return config;
+}
+
 }  // namespace
+
+void complete_model(RunConfig& config, const ModelConfig& base, const std::string& origin) {
+  config.model = override_model_config(base, config.model_given, origin);
+  config.model_complete = true;
+  finish_train(config, origin);
+}
+
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides) {
+  if (!std::filesystem::is_regular_file(path)) throw InputError(path + ": no such config file");
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    throw InputError(path + ": not valid YAML (" + e.what() + ")");
+  }
+  if (!root.IsNull() && !root.IsMap()) throw InputError(path + ": expected a mapping of sections at the top level");
+  for (const auto& assignment : overrides) apply_override(root, assignment);
+  return read_run_config(root, path, false);
+}
+
+RunConfig parse_resolved_yaml(const std::string& text, const std::string& origin) {
+  try {
+    return read_run_config(YAML::Load(text), origin, true);
+  } catch (const YAML::Exception& e) {
+    throw InputError(origin + ": not valid YAML (" + e.what() + ")");
+  }
+}
+
+std::string resolved_yaml(const RunConfig& config) {
+  YAML::Node root(YAML::NodeType::Map);
+  FieldWriter writer(root);
+  RunConfig copy = config;
+  fields(writer, copy);
+  YAML::Emitter out;
+  out << root;
+  return std::string(out.c_str()) + "\n";
+}
 
 std::map<std::string, std::string> flatten_config(const RunConfig& config) {
   std::map<std::string, std::string> out;
@@ -281,6 +249,7 @@ ModelConfig override_model_config(const ModelConfig& base, const std::vector<std
   FieldReader reader(root["model"], "model", origin);
   fields(reader, out);
   reader.finish();
+  out.resolve_defaults();
   out.validate(origin + ": model");
   return out;
 }

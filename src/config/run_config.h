@@ -1,15 +1,19 @@
 // The YAML run config: one typed struct per section, validated once at load.
 //
 //   model: the decoder (HF LlamaConfig keys + infini_attention), see model/model_config.h
+//   init:  how a fresh run's weights start (from another checkpoint, gate β)
 //   data:  where documents and the tokenizer are
-//   eval:  how perplexity is measured
+//   eval:  how validation perplexity is measured during training
 //   train: the training loop (steps, batch, BPTT, optimizer, schedule, cadences)
 //   run:   seed, device, threads, dtype, output directory, resume
 //
-// Code below this layer takes these structs, never YAML.
+// Code below this layer takes these structs, never YAML. Loading reads no checkpoint: with
+// init.from, the model section is completed from that checkpoint's config.json where a fresh run
+// starts (train/initial_model.h), or from the resumed checkpoint's model (complete_model).
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <torch/torch.h>
 #include <vector>
@@ -19,7 +23,18 @@
 namespace infini {
 
 enum class TrainTask { Documents, Passkey };
+inline const Choices<TrainTask> kTrainTaskNames = {{"documents", TrainTask::Documents}, {"passkey", TrainTask::Passkey}};
 enum class PasskeyLoss { All, Answer };
+inline const Choices<PasskeyLoss> kPasskeyLossNames = {{"all", PasskeyLoss::All}, {"answer", PasskeyLoss::Answer}};
+
+struct InitSection {
+  // Continual pre-training: start from this checkpoint's weights, converted to this config's
+  // attention (model/convert.h); its config.json gives every model key the run config does not.
+  std::string from;
+  // Every gate's β at the start. Unset: 0 (sigmoid 0.5) in a fresh model, kConvertedGateInit for
+  // the gates a conversion creates, the source's own where it has them.
+  std::optional<double> gate_init;
+};
 
 struct DataSection {
   std::string tokenizer;   // SentencePiece model; empty until a tokenizer exists
@@ -53,6 +68,8 @@ struct OptimizerSection {  // AdamW
 };
 
 enum class ScheduleKind { Cosine, Linear, Constant };
+inline const Choices<ScheduleKind> kScheduleKindNames = {
+    {"cosine", ScheduleKind::Cosine}, {"linear", ScheduleKind::Linear}, {"constant", ScheduleKind::Constant}};
 
 struct ScheduleSection {
   ScheduleKind kind = ScheduleKind::Cosine;
@@ -61,6 +78,8 @@ struct ScheduleSection {
 };
 
 enum class Trainable { All, Attention, Gates };
+inline const Choices<Trainable> kTrainableNames = {
+    {"all", Trainable::All}, {"attention", Trainable::Attention}, {"gates", Trainable::Gates}};
 
 struct TrainSection {
   int64_t steps = 100;
@@ -83,21 +102,36 @@ struct TrainSection {
   Trainable trainable = Trainable::All;  // attention: q/k/v/o and gates; gates: β only
 };
 
+// run.resume: "" starts fresh, "auto" continues the newest checkpoint in run.dir (or starts
+// fresh when there is none), anything else is a checkpoint directory to continue.
+struct ResumeFrom {
+  enum class Mode { Fresh, Auto, Checkpoint } mode = Mode::Fresh;
+  std::string checkpoint;  // Mode::Checkpoint
+
+  static ResumeFrom parse(const std::string& text);
+  std::string text() const;
+};
+
 struct RunSection {
   std::string dir = "runs/default";
   int64_t seed = 0;
-  std::string device = "cpu";
+  torch::Device device = torch::kCPU;  // checked against this machine where the run starts
   int64_t threads = 0;  // 0: one per core
   torch::ScalarType dtype = torch::kFloat32;  // bfloat16: autocast, float32 master weights and memory
-  std::string resume;  // "": start fresh; "auto": the newest checkpoint in dir; else a checkpoint
+  ResumeFrom resume;
 };
 
 struct RunConfig {
   ModelConfig model;
+  InitSection init;
   DataSection data;
   EvalSection eval;
   TrainSection train;
   RunSection run;
+  // With init.from: the model keys the file gave ("model.key.path=value"), which override the
+  // base that complete_model() is given; `model` is not usable until then.
+  std::vector<std::string> model_given;
+  bool model_complete = true;
 };
 
 // Reads `path`, applies each "key.path=value" override, validates everything.
@@ -109,6 +143,10 @@ RunConfig parse_resolved_yaml(const std::string& text, const std::string& origin
 
 // Every leaf of the resolved config as "key.path" -> value text, for comparing two configs.
 std::map<std::string, std::string> flatten_config(const RunConfig& config);
+
+// Sets config.model to `base` with config.model_given applied, then checks what depends on the
+// model (sequence length, carry_memory); `origin` names the run config in messages.
+void complete_model(RunConfig& config, const ModelConfig& base, const std::string& origin);
 
 // `base` with "model.key.path=value" overrides applied and validated (what `infini convert --set`
 // takes); throws InputError naming `origin` for other keys or bad values.

@@ -1,5 +1,7 @@
 #include "core/progress.h"
 
+#include "core/number_format.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,24 +10,13 @@
 
 namespace infini {
 
-std::string format_duration(double seconds) {
-  const auto total = static_cast<int64_t>(std::max(0.0, std::round(seconds)));
-  char text[32];
-  if (total >= 3600) {
-    std::snprintf(text, sizeof text, "%ldh%02ldm", total / 3600, total % 3600 / 60);
-  } else if (total >= 60) {
-    std::snprintf(text, sizeof text, "%ldm%02lds", total / 60, total % 60);
-  } else {
-    std::snprintf(text, sizeof text, "%lds", total);
-  }
-  return text;
-}
-
 ProgressBar::ProgressBar(int64_t total, bool enabled) : total_(total), enabled_(enabled) {}
 
 ProgressBar::~ProgressBar() { clear(); }
 
 bool ProgressBar::on_terminal() { return ::isatty(STDERR_FILENO) == 1; }
+
+bool ProgressBar::wanted(const std::string& mode) { return mode == "on" || (mode == "auto" && on_terminal()); }
 
 void ProgressBar::update(int64_t done, const std::string& detail, double seconds_per_unit) {
   if (!enabled_) return;
@@ -35,7 +26,7 @@ void ProgressBar::update(int64_t done, const std::string& detail, double seconds
   std::string bar(filled, '#');
   bar.append(kWidth - filled, '.');
   std::fprintf(stderr, "\r\033[K[%s] %ld/%ld %s ETA %s", bar.c_str(), done, total_, detail.c_str(),
-               format_duration(seconds_per_unit * static_cast<double>(total_ - done)).c_str());
+               duration_text(seconds_per_unit * static_cast<double>(total_ - done)).c_str());
   std::fflush(stderr);
   drawn_ = true;
 }

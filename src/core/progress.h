@@ -19,14 +19,13 @@ class ProgressBar {
   void clear();
   bool enabled() const { return enabled_; }
   static bool on_terminal();
+  // The --progress rule: "on", "off", or "auto" (on a terminal).
+  static bool wanted(const std::string& mode);
 
  private:
   int64_t total_;
   bool enabled_;
   bool drawn_ = false;
 };
-
-// "1h02m", "3m05s", "42s"
-std::string format_duration(double seconds);
 
 }  // namespace infini

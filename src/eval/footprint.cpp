@@ -1,5 +1,7 @@
 #include "eval/footprint.h"
 
+#include "core/json_fields.h"
+
 namespace infini {
 
 int64_t memory_state_elements(const ModelConfig& config) {
@@ -33,15 +35,10 @@ double Footprint::compression_ratio() const {
 }
 
 nlohmann::json Footprint::to_json() const {
-  return {{"memory_state_bytes", memory_state_bytes},
-          {"kv_cache_bytes_full_attention", kv_cache_bytes_full_attention},
-          {"transformer_xl_bytes", transformer_xl_bytes},
-          {"compression_ratio", compression_ratio()},
-          {"length", length},
-          {"segment_length", segment_length},
-          {"parameters", parameters},
-          {"peak_rss_bytes", peak_rss_bytes},
-          {"peak_device_bytes", peak_device_bytes}};
+  Footprint copy = *this;
+  auto json = JsonFieldWriter::to_json_object(copy);
+  json["compression_ratio"] = compression_ratio();
+  return json;
 }
 
 }  // namespace infini

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <nlohmann/json.hpp>
 
+#include "core/schema.h"
 #include "model/model_config.h"
 
 namespace infini {
@@ -25,6 +26,18 @@ struct Footprint {
   double compression_ratio() const;
   nlohmann::json to_json() const;
 };
+
+template <class F>
+void fields(F& f, Footprint& p) {
+  f("memory_state_bytes", p.memory_state_bytes, required_at_least(0));
+  f("kv_cache_bytes_full_attention", p.kv_cache_bytes_full_attention, required_at_least(0));
+  f("transformer_xl_bytes", p.transformer_xl_bytes, required_at_least(0));
+  f("length", p.length, required_at_least(0));
+  f("segment_length", p.segment_length, required_at_least(0));
+  f("parameters", p.parameters, at_least(0));
+  f("peak_rss_bytes", p.peak_rss_bytes, at_least(0));
+  f("peak_device_bytes", p.peak_device_bytes, at_least(0));
+}
 
 // Elements of compressive memory per sequence: Σ over infini layers of d·(d+1)·kv_heads.
 int64_t memory_state_elements(const ModelConfig& config);

@@ -1,5 +1,9 @@
 #include "eval/gates.h"
 
+#include "core/errors.h"
+#include "core/json_fields.h"
+#include "eval/result_header.h"
+
 namespace infini {
 
 std::vector<LayerGates> gate_statistics(const Decoder& decoder) {
@@ -30,19 +34,27 @@ std::string gate_class(double value) {
 
 nlohmann::json gates_to_json(const std::vector<LayerGates>& layers) {
   auto out = nlohmann::json::array();
-  for (const auto& gates : layers) {
+  for (auto gates : layers) {
+    auto json = JsonFieldWriter::to_json_object(gates);
     auto classes = nlohmann::json::array();
     for (double v : gates.values) classes.push_back(gate_class(v));
-    const auto heads = static_cast<int64_t>(gates.values.size());
-    out.push_back({{"layer", gates.layer},
-                   {"values", gates.values},
-                   {"classes", classes},
-                   {"mean", gates.mean},
-                   {"memory_heads", gates.memory_heads},
-                   {"local_heads", gates.local_heads},
-                   {"mixer_heads", heads - gates.memory_heads - gates.local_heads}});
+    json["classes"] = classes;
+    json["mixer_heads"] = static_cast<int64_t>(gates.values.size()) - gates.memory_heads - gates.local_heads;
+    out.push_back(json);
   }
   return out;
+}
+
+nlohmann::json GatesResult::to_json() const {
+  auto json = result_json("gates", *this);
+  json["gates"] = gates_to_json(gates);
+  return json;
+}
+
+GatesResult GatesResult::from_json(const nlohmann::json& json, const std::string& where) {
+  auto result = read_result<GatesResult>(json, where, "gates");
+  if (result.gates.empty()) JsonReader(json, where).fail("gates", "a non-empty list of layers");
+  return result;
 }
 
 }  // namespace infini

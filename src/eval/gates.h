@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/schema.h"
 #include "model/decoder.h"
 
 namespace infini {
@@ -18,6 +19,32 @@ struct LayerGates {
   int64_t local_heads = 0;   // below 0.1
   int64_t memory_heads = 0;  // above 0.9
 };
+
+template <class F>
+void fields(F& f, LayerGates& g) {
+  f("layer", g.layer, required_at_least(0));
+  f("values", g.values, required_key());
+  f("mean", g.mean, required_key());
+  f("local_heads", g.local_heads, required_at_least(0));
+  f("memory_heads", g.memory_heads, required_at_least(0));
+}
+
+// What `eval gates` writes: {"kind": "gates", "schema", "checkpoint", "model", "gates"}.
+struct GatesResult {
+  std::string checkpoint;
+  nlohmann::json model;  // the checkpoint's config.json
+  std::vector<LayerGates> gates;
+
+  nlohmann::json to_json() const;
+  static GatesResult from_json(const nlohmann::json& json, const std::string& where);
+};
+
+template <class F>
+void fields(F& f, GatesResult& r) {
+  f("checkpoint", r.checkpoint, required_key());
+  f("model", r.model, required_key());
+  f.list("gates", r.gates, required_key());
+}
 
 constexpr double kLocalGate = 0.1, kMemoryGate = 0.9;
 

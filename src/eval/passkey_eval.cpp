@@ -1,10 +1,14 @@
 #include "eval/passkey_eval.h"
 
+#include "model/checkpoint.h"
+
 #include <chrono>
 #include <map>
 #include <random>
 
 #include "core/errors.h"
+#include "core/json_fields.h"
+#include "eval/result_header.h"
 #include "core/progress.h"
 #include "eval/generate.h"
 
@@ -81,50 +85,56 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
   return result;
 }
 
-nlohmann::json PasskeyResult::to_json() const {
-  auto trials_json = nlohmann::json::array();
-  struct Cell {
+std::vector<PasskeyCell> PasskeyResult::cells() const {
+  struct Sums {
     int64_t correct = 0, tokens = 0, exact = 0, trials = 0;
   };
-  std::map<std::pair<int64_t, double>, Cell> cells;
+  std::map<std::pair<int64_t, double>, Sums> sums;
   for (const auto& t : trials) {
-    trials_json.push_back({{"length", t.length},
-                           {"depth", t.depth},
-                           {"key", t.key},
-                           {"prompt_tokens", t.prompt_tokens},
-                           {"key_position", t.key_position},
-                           {"question_position", t.question_position},
-                           {"segments_between", t.segments_between},
-                           {"answer_tokens", t.answer_tokens},
-                           {"correct_tokens", t.correct_tokens},
-                           {"correct", t.correct},
-                           {"decoded", t.decoded},
-                           {"seconds", t.seconds}});
-    auto& cell = cells[{t.length, t.depth}];
+    auto& cell = sums[{t.length, t.depth}];
     cell.correct += t.correct_tokens;
     cell.tokens += t.answer_tokens;
     cell.exact += t.correct_tokens == t.answer_tokens;
     cell.trials += 1;
   }
-  auto accuracy = nlohmann::json::array();
-  for (const auto& [where, cell] : cells) {
-    accuracy.push_back({{"length", where.first},
-                        {"depth", where.second},
-                        {"accuracy", cell.tokens > 0 ? static_cast<double>(cell.correct) / static_cast<double>(cell.tokens) : 0.0},
-                        {"exact", static_cast<double>(cell.exact) / static_cast<double>(cell.trials)},
-                        {"trials", cell.trials}});
+  std::vector<PasskeyCell> out;
+  for (const auto& [where, cell] : sums) {
+    out.push_back({where.first, where.second, cell.trials,
+                   cell.tokens > 0 ? static_cast<double>(cell.correct) / static_cast<double>(cell.tokens) : 0.0,
+                   static_cast<double>(cell.exact) / static_cast<double>(cell.trials)});
   }
-  return {{"kind", "passkey"},
-          {"checkpoint", checkpoint},
-          {"model", model},
-          {"keys", options.keys},
-          {"seed", options.seed},
-          {"layout", options.segment_length > 0 ? "memory-only" : "table3"},
-          {"memory", options.memory},
-          {"lengths", options.lengths},
-          {"depths", options.depths},
-          {"trials", trials_json},
-          {"accuracy", accuracy}};
+  return out;
+}
+
+nlohmann::json PasskeyResult::to_json() const {
+  auto json = result_json("passkey", *this);
+  json["layout"] = options.segment_length > 0 ? "memory-only" : "table3";
+  auto accuracy = nlohmann::json::array();
+  for (const auto& c : cells()) {
+    accuracy.push_back(
+        {{"length", c.length}, {"depth", c.depth}, {"accuracy", c.accuracy}, {"exact", c.exact}, {"trials", c.trials}});
+  }
+  json["accuracy"] = accuracy;
+  return json;
+}
+
+PasskeyResult PasskeyResult::from_json(const nlohmann::json& json, const std::string& where) {
+  return read_result<PasskeyResult>(json, where, "passkey");
+}
+
+PasskeyResult evaluate_passkey_checkpoint(const std::string& checkpoint, PasskeyOptions options, bool memory_layout,
+                                          torch::Device device, torch::ScalarType dtype) {
+  const Tokenizer tokenizer(tokenizer_path(checkpoint));
+  const auto config = read_model_config(checkpoint);
+  require_tokenizer_fits(tokenizer.vocab_size(), config.vocab_size, checkpoint);
+  options.segment_length = memory_layout ? config.attention.segment_length : 0;
+  check_passkey_lengths(PasskeyTask(tokenizer), options);
+  Decoder decoder = load_model(checkpoint, device);
+  decoder->to(dtype);
+  decoder->eval();
+  auto result = evaluate_passkey(decoder, tokenizer, options);
+  result.checkpoint = checkpoint;
+  return result;
 }
 
 }  // namespace infini

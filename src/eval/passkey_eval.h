@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/schema.h"
 #include "data/passkey.h"
 #include "model/decoder.h"
 
@@ -41,15 +42,56 @@ struct PasskeyTrial {
   double seconds = 0.0;
 };
 
+template <class F>
+void fields(F& f, PasskeyTrial& t) {
+  f("length", t.length, required_at_least(1));
+  f("depth", t.depth, required_key());
+  f("key", t.key, at_least(0));
+  f("prompt_tokens", t.prompt_tokens, at_least(0));
+  f("key_position", t.key_position, at_least(0));
+  f("question_position", t.question_position, at_least(0));
+  f("segments_between", t.segments_between, at_least(0));
+  f("answer_tokens", t.answer_tokens, required_at_least(0));
+  f("correct_tokens", t.correct_tokens, required_at_least(0));
+  f("correct", t.correct);
+  f("decoded", t.decoded);
+  f("seconds", t.seconds);
+}
+
+// One length and depth: its trials pooled.
+struct PasskeyCell {
+  int64_t length = 0;
+  double depth = 0.0;
+  int64_t trials = 0;
+  double accuracy = 0.0;  // answer tokens decoded right, over all of the cell's answer tokens
+  double exact = 0.0;     // share of trials whose every answer token is right
+};
+
 struct PasskeyResult {
   std::string checkpoint;
   nlohmann::json model;  // the checkpoint's config.json
   PasskeyOptions options;
   std::vector<PasskeyTrial> trials;
 
-  // {"kind": "passkey", ..., "trials": [...], "accuracy": [{"length", "depth", "accuracy", "exact"}]}
+  // By length, then depth.
+  std::vector<PasskeyCell> cells() const;
+  // result_header("passkey"), the schema below, "layout", and "accuracy": the cells.
   nlohmann::json to_json() const;
+  static PasskeyResult from_json(const nlohmann::json& json, const std::string& where);
 };
+
+template <class F>
+void fields(F& f, PasskeyResult& r) {
+  f("checkpoint", r.checkpoint, required_key());
+  f("model", r.model, required_key());
+  f("keys", r.options.keys, at_least(1));
+  f("seed", r.options.seed);
+  f("segment_length", r.options.segment_length, at_least(0));
+  f("memory", r.options.memory);
+  f("lengths", r.options.lengths);
+  f("depths", r.options.depths);
+  f.list("trials", r.trials, required_key());
+}
 
 // The keys drawn for a seed: the same for every length and depth, so cells compare.
 std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed);
@@ -58,5 +100,11 @@ std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed);
 void check_passkey_lengths(const PasskeyTask& task, const PasskeyOptions& options);
 
 PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, const PasskeyOptions& options);
+
+// A checkpoint's passkey evaluation as `eval passkey` runs it: its tokenizer checked against its
+// model and the lengths against the task before the model loads; `memory_layout` takes the
+// segment length from the model (options.segment_length is ignored), else the Table 3 layout.
+PasskeyResult evaluate_passkey_checkpoint(const std::string& checkpoint, PasskeyOptions options, bool memory_layout,
+                                          torch::Device device, torch::ScalarType dtype);
 
 }  // namespace infini

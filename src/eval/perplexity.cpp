@@ -5,23 +5,13 @@
 #include <cmath>
 
 #include "core/errors.h"
+#include "core/json_fields.h"
 #include "core/progress.h"
 #include "core/runtime.h"
 #include "core/system.h"
+#include "eval/result_header.h"
 
 namespace infini {
-
-namespace {
-
-nlohmann::json totals_json(int64_t tokens, int64_t bytes, double nll) {
-  return {{"tokens", tokens},
-          {"bytes", bytes},
-          {"nll", nll},
-          {"ppl", tokens > 0 ? std::exp(nll / static_cast<double>(tokens)) : 0.0},
-          {"bits_per_byte", bytes > 0 ? nll / (std::log(2.0) * static_cast<double>(bytes)) : 0.0}};
-}
-
-}  // namespace
 
 double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const PerplexityOptions& options,
                     std::vector<PositionBucket>& buckets) {
@@ -113,39 +103,45 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
   return result;
 }
 
-nlohmann::json PerplexityResult::to_json() const {
-  nlohmann::json docs = nlohmann::json::array();
-  int64_t tokens = 0, bytes = 0;
-  double nll = 0.0;
+double PerplexityTotal::ppl() const { return tokens > 0 ? std::exp(nll / static_cast<double>(tokens)) : 0.0; }
+
+double PerplexityTotal::bits_per_byte() const {
+  return bytes > 0 ? nll / (std::log(2.0) * static_cast<double>(bytes)) : 0.0;
+}
+
+PerplexityTotal PerplexityResult::total() const {
+  PerplexityTotal total;
   for (const auto& d : documents) {
-    docs.push_back({{"name", d.name}, {"tokens", d.tokens}, {"bytes", d.bytes}, {"nll", d.nll}});
-    tokens += d.tokens;
-    bytes += d.bytes;
-    nll += d.nll;
+    total.tokens += d.tokens;
+    total.bytes += d.bytes;
+    total.nll += d.nll;
   }
-  nlohmann::json total = totals_json(tokens, bytes, nll);
-  total["documents"] = documents.size();
-  nlohmann::json positions = nlohmann::json::array();
-  for (const auto& b : by_position) {
-    positions.push_back({{"start", b.start},
-                         {"end", b.end},
-                         {"tokens", b.tokens},
-                         {"nll", b.nll},
-                         {"ppl", b.tokens > 0 ? std::exp(b.nll / static_cast<double>(b.tokens)) : 0.0}});
+  total.documents = static_cast<int64_t>(documents.size());
+  return total;
+}
+
+nlohmann::json PerplexityResult::to_json() const {
+  auto json = result_json("ppl", *this);
+  const auto sum = total();
+  json["total"] = {{"tokens", sum.tokens}, {"bytes", sum.bytes},       {"nll", sum.nll},
+                   {"ppl", sum.ppl()},     {"bits_per_byte", sum.bits_per_byte()}, {"documents", sum.documents}};
+  json["timing"] = {{"seconds", seconds},
+                    {"tokens_per_second", seconds > 0 ? static_cast<double>(sum.tokens) / seconds : 0.0}};
+  for (auto& bucket : json["by_position"]) {
+    const auto tokens = bucket["tokens"].get<int64_t>();
+    bucket["ppl"] = tokens > 0 ? std::exp(bucket["nll"].get<double>() / static_cast<double>(tokens)) : 0.0;
   }
-  return {{"kind", "ppl"},
-          {"checkpoint", checkpoint},
-          {"data", data},
-          {"model", model},
-          {"segment_length", options.segment_length},
-          {"memory", options.memory},
-          {"dtype", dtype_name(options.dtype)},
-          {"documents", docs},
-          {"total", total},
-          {"timing", {{"seconds", seconds}, {"tokens_per_second", seconds > 0 ? static_cast<double>(tokens) / seconds : 0.0}}},
-          {"by_position", positions},
-          {"footprint", footprint.to_json()},
-          {"gates", gates_to_json(gates)}};
+  json["footprint"] = footprint.to_json();
+  json["gates"] = gates_to_json(gates);
+  return json;
+}
+
+PerplexityResult PerplexityResult::from_json(const nlohmann::json& json, const std::string& where) {
+  auto result = read_result<PerplexityResult>(json, where, "ppl");
+  model_config_from_json(result.model, where + ": model");  // a config.json the report can read
+  const JsonReader r(json, where);
+  if (r.has("timing")) result.seconds = r.object("timing").number_or("seconds", 0.0);
+  return result;
 }
 
 }  // namespace infini

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "core/runtime.h"
+#include "core/schema.h"
 #include "data/corpus.h"
 #include "eval/footprint.h"
 #include "eval/gates.h"
@@ -38,6 +40,29 @@ struct PositionBucket {
   double nll = 0.0;
 };
 
+template <class F>
+void fields(F& f, DocumentScore& d) {
+  f("name", d.name, required_key());
+  f("tokens", d.tokens, required_at_least(0));
+  f("bytes", d.bytes, at_least(0));
+  f("nll", d.nll, required_key());
+}
+
+template <class F>
+void fields(F& f, PositionBucket& b) {
+  f("start", b.start, required_at_least(0));
+  f("end", b.end, required_at_least(0));
+  f("tokens", b.tokens, required_at_least(0));
+  f("nll", b.nll, required_key());
+}
+
+struct PerplexityTotal {
+  int64_t tokens = 0, bytes = 0, documents = 0;
+  double nll = 0.0;
+  double ppl() const;
+  double bits_per_byte() const;
+};
+
 struct PerplexityResult {
   std::string checkpoint;
   std::string data;  // the --data path
@@ -49,8 +74,26 @@ struct PerplexityResult {
   std::vector<PositionBucket> by_position;
   Footprint footprint;
 
+  PerplexityTotal total() const;
+  // SPEC section 5's object: result_header("ppl"), the schema below, and what follows from it
+  // ("total", "timing", each bucket's "ppl", the footprint's compression ratio).
   nlohmann::json to_json() const;
+  static PerplexityResult from_json(const nlohmann::json& json, const std::string& where);
 };
+
+template <class F>
+void fields(F& f, PerplexityResult& r) {
+  f("checkpoint", r.checkpoint, required_key());
+  f("data", r.data);
+  f("model", r.model, required_key());
+  f("segment_length", r.options.segment_length, required_at_least(1));
+  f("memory", r.options.memory);
+  f.choice("dtype", r.options.dtype, kComputeDtypeNames);
+  f.list("documents", r.documents, required_key());
+  f.list("by_position", r.by_position, required_key());
+  f.section("footprint", r.footprint, required_key());
+  f.list("gates", r.gates);
+}
 
 // Summed negative log-likelihood (nats) of tokens[1:] given tokens[:-1], one document; adds each
 // prediction's loss to `buckets` by its position (the index of the predicted token minus one).

@@ -15,7 +15,7 @@ namespace infini {
 void stage_model(StagedDirectory& writer, Decoder& decoder, const std::string& tokenizer) {
   const auto& config = decoder->config();
   writer.write_text("config.json", model_config_to_json(config).dump(2) + "\n");
-  const auto dtype = config.torch_dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32;
+  const auto dtype = config.torch_dtype;
   NamedTensors tensors;
   for (const auto& item : decoder->named_parameters()) tensors.emplace_back(item.key(), item.value().to(dtype));
   write_safetensors(writer.path("model.safetensors"), tensors);

@@ -10,7 +10,7 @@
 
 #include "core/staged_directory.h"
 #include "model/decoder.h"
-#include "model/safetensors.h"
+#include "formats/safetensors.h"
 
 namespace infini {
 

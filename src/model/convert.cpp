@@ -5,7 +5,7 @@
 
 namespace infini {
 
-Decoder convert_weights(Decoder& source, const ModelConfig& target) {
+Decoder convert_weights(Decoder& source, const ModelConfig& target, double new_gate) {
   const auto& from = source->config();
   if (target.tie_word_embeddings && !from.tie_word_embeddings) {
     throw InputError("cannot tie the embeddings of a checkpoint whose lm_head is separate");
@@ -20,7 +20,10 @@ Decoder convert_weights(Decoder& source, const ModelConfig& target) {
     if (name == "lm_head.weight" && from.tie_word_embeddings) source_name = "model.embed_tokens.weight";
     const auto* found = available.find(source_name);
     if (found == nullptr) {
-      if (name.size() > 15 && name.compare(name.size() - 15, 15, ".self_attn.gate") == 0) continue;  // new: gate_init
+      if (is_gate_parameter(name)) {
+        item.value().fill_(new_gate);  // an infini layer where the source had none
+        continue;
+      }
       throw InputError("cannot convert: the source checkpoint has no tensor '" + name + "'");
     }
     if (found->sizes() != item.value().sizes()) {

@@ -117,14 +117,26 @@ void DecoderImpl::initialise(uint64_t seed) {
     };
     if (ends_with("layernorm.weight") || ends_with("norm.weight")) {
       p.fill_(1.0);
-    } else if (ends_with("self_attn.gate")) {
-      p.fill_(config_.attention.gate_init);
+    } else if (is_gate_parameter(name)) {
+      p.fill_(0.0);
     } else if (ends_with("o_proj.weight") || ends_with("down_proj.weight")) {
       p.normal_(0.0, residual_std);
     } else {
       p.normal_(0.0, std);
     }
   }
+}
+
+void DecoderImpl::set_gates(double beta) {
+  torch::NoGradGuard no_grad;
+  for (auto& item : named_parameters()) {
+    if (is_gate_parameter(item.key())) item.value().fill_(beta);
+  }
+}
+
+bool is_gate_parameter(const std::string& name) {
+  const std::string suffix = ".self_attn.gate";
+  return name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 int64_t DecoderImpl::parameter_count() const {

@@ -44,6 +44,9 @@ class DecoderLayerImpl : public torch::nn::Module {
 };
 TORCH_MODULE(DecoderLayer);
 
+// Whether a parameter name is an infini layer's gate β ("model.layers.N.self_attn.gate").
+bool is_gate_parameter(const std::string& name);
+
 // The carried state of every layer, batch-first.
 struct ModelState {
   std::vector<AttentionState> layers;
@@ -71,8 +74,10 @@ class DecoderImpl : public torch::nn::Module {
   // state to pass with the next segment. A default ModelState{} starts a fresh document.
   std::pair<torch::Tensor, ModelState> forward(const torch::Tensor& tokens, const ModelState& state);
 
-  // Scaled-normal initialisation for training from scratch; β from the config.
+  // Scaled-normal initialisation for training from scratch; every gate β = 0 (sigmoid 0.5).
   void initialise(uint64_t seed);
+  // Sets every infini layer's gates to `beta`.
+  void set_gates(double beta);
 
   const ModelConfig& config() const { return config_; }
   int64_t parameter_count() const;

@@ -1,22 +1,12 @@
 #include "model/memory_need.h"
 
 #include <algorithm>
-#include <cstdio>
 
 #include "core/errors.h"
+#include "core/number_format.h"
 #include "core/system.h"
 
 namespace infini {
-
-namespace {
-
-std::string gib(double bytes) {
-  char text[48];
-  std::snprintf(text, sizeof text, bytes < 1e15 ? "%.2f GiB" : "%.3g GiB", bytes / (1024.0 * 1024.0 * 1024.0));
-  return text;
-}
-
-}  // namespace
 
 double parameter_count(const ModelConfig& config) {
   const double h = static_cast<double>(config.hidden_size), v = static_cast<double>(config.vocab_size);
@@ -55,7 +45,7 @@ double training_bytes(const ModelConfig& config, int64_t batch, int64_t sequence
 void require_memory(double bytes, const c10::Device& device, const std::string& what) {
   const int64_t available = available_memory_bytes(device);
   if (available < 0 || bytes <= static_cast<double>(available)) return;
-  throw InputError(what + " needs at least " + gib(bytes) + "; " + gib(static_cast<double>(available)) +
+  throw InputError(what + " needs at least " + bytes_text(bytes) + "; " + bytes_text(static_cast<double>(available)) +
                    " is available on " + device.str() + (device.is_cuda() ? "" : " (MemAvailable)"));
 }
 

@@ -11,7 +11,8 @@
 
 #include "core/errors.h"
 #include "core/files.h"
-#include "report/result_check.h"
+#include "core/number_format.h"
+#include "eval/result_header.h"
 #include "report/svg.h"
 
 namespace infini {
@@ -20,32 +21,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 namespace {
-
-std::string human_bytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int unit = 0;
-  while (bytes >= 1024 && unit < 4) bytes /= 1024, ++unit;
-  return unit == 0 ? fmt::format("{:.0f} B", bytes) : fmt::format("{:.1f} {}", bytes, units[unit]);
-}
-
-std::string human_count(double value) {
-  if (value >= 1e9) return fmt::format("{:.2f}B", value / 1e9);
-  if (value >= 1e6) return fmt::format("{:.2f}M", value / 1e6);
-  if (value >= 1e3) return fmt::format("{:.1f}K", value / 1e3);
-  return fmt::format("{:.0f}", value);
-}
-
-std::string human_length(int64_t tokens) {
-  if (tokens >= 1048576 && tokens % 1048576 == 0) return fmt::format("{}M", tokens / 1048576);
-  if (tokens >= 1024 && tokens % 1024 == 0) return fmt::format("{}K", tokens / 1024);
-  return std::to_string(tokens);
-}
-
-// The result's model label: set by read_report_inputs, else the checkpoint's short name.
-std::string label_of(const json& result) {
-  const auto checkpoint = result.at("checkpoint").get<std::string>();
-  return result.value("label", checkpoint_label(checkpoint));
-}
 
 std::string depth_name(double depth) {
   if (depth == 0.0) return "start";
@@ -68,10 +43,14 @@ std::string corpus_label(const std::string& path) {
   return parent.empty() ? p.filename().string() : parent + "/" + p.filename().string();
 }
 
-std::string attention_of(const json& result) {
-  const auto& attention = result.at("model").at("infini_attention");
-  std::string kind = attention.at("kind").get<std::string>();
-  if (kind == "infini") kind += " (" + attention.at("memory_update").get<std::string>() + ")";
+ModelConfig model_of(const PerplexityResult& result) { return model_config_from_json(result.model, result.checkpoint); }
+
+std::string attention_of(const PerplexityResult& result) {
+  const auto model = model_of(result);
+  std::string kind = attention_kind_name(model.attention.kind);
+  if (model.attention.kind == AttentionKind::Infini) {
+    kind += " (" + choice_name(kMemoryUpdateNames, model.attention.memory_update) + ")";
+  }
   return kind;
 }
 
@@ -81,44 +60,44 @@ struct StateSize {
   std::string text;
 };
 
-StateSize state_size(const json& result) {
-  const auto& f = result.at("footprint");
-  const auto kind = result.at("model").at("infini_attention").at("kind").get<std::string>();
-  const double kv = f.value("kv_cache_bytes_full_attention", 0.0);
+StateSize state_size(const PerplexityResult& result) {
+  const auto& f = result.footprint;
+  const auto kind = model_of(result).attention.kind;
+  const auto kv = static_cast<double>(f.kv_cache_bytes_full_attention);
   StateSize size;
-  if (f.value("memory_state_bytes", 0.0) > 0) {
-    size.bytes = f.at("memory_state_bytes").get<double>();
-  } else if (kind == "xl") {
-    size.bytes = f.value("transformer_xl_bytes", 0.0);
-  } else if (kind == "full") {
+  if (f.memory_state_bytes > 0) {
+    size.bytes = static_cast<double>(f.memory_state_bytes);
+  } else if (kind == AttentionKind::Xl) {
+    size.bytes = static_cast<double>(f.transformer_xl_bytes);
+  } else if (kind == AttentionKind::Full) {
     size.bytes = kv;
   }
   if (size.bytes <= 0) return {0, 0, "none"};
   size.ratio = kv / size.bytes;
-  size.text = fmt::format("{} ({:.1f}×)", human_bytes(size.bytes), size.ratio);
+  size.text = fmt::format("{} ({:.1f}×)", bytes_text(size.bytes), size.ratio);
   return size;
 }
 
 // The checkpoint, and how it was run when not as trained: "books-small/final (segment 512) without memory".
-std::string row_name(const json& result) {
-  std::string name = label_of(result);
-  const auto segment = result.at("segment_length").get<int64_t>();
-  if (segment != result.at("model").at("infini_attention").value("segment_length", segment)) {
-    name += " (segment " + std::to_string(segment) + ")";
-  }
-  return name + (result.value("memory", true) ? "" : " without memory");
+std::string row_name(const ReportInputs& in, const PerplexityResult& result) {
+  std::string name = in.label(result.checkpoint);
+  const auto segment = result.options.segment_length;
+  if (segment != model_of(result).attention.segment_length) name += " (segment " + std::to_string(segment) + ")";
+  return name + (result.options.memory ? "" : " without memory");
 }
+
+std::string corpus_of(const PerplexityResult& result) { return corpus_label(result.data.empty() ? "documents" : result.data); }
 
 // Section 1: Table 2 and the footprint table.
 void perplexity_tables(const ReportInputs& in, std::ostringstream& md, json& summary) {
   std::vector<std::string> corpora, rows;
-  std::map<std::string, std::map<std::string, json>> cells;  // row → corpus → result
+  std::map<std::string, std::map<std::string, const PerplexityResult*>> cells;  // row → corpus → result
   for (const auto& r : in.ppl) {
-    const auto corpus = corpus_label(r.value("data", std::string("documents")));
-    const auto row = row_name(r);
+    const auto corpus = corpus_of(r);
+    const auto row = row_name(in, r);
     if (std::find(corpora.begin(), corpora.end(), corpus) == corpora.end()) corpora.push_back(corpus);
     if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
-    cells[row][corpus] = r;
+    cells[row][corpus] = &r;
   }
   md << "## Perplexity (laid out like the paper's Table 2)\n\n| model | attention | memory size (compression) | segment |";
   for (const auto& c : corpora) md << " " << c << " ppl | " << c << " bits/byte |";
@@ -127,30 +106,30 @@ void perplexity_tables(const ReportInputs& in, std::ostringstream& md, json& sum
   md << "\n";
   auto table = json::array();
   for (const auto& row : rows) {
-    const json& any = cells[row].begin()->second;
+    const PerplexityResult& any = *cells[row].begin()->second;
     const auto size = state_size(any);
-    json entry = {{"model", row_name(any)},
-                  {"checkpoint", any.at("checkpoint")},
+    json entry = {{"model", row},
+                  {"checkpoint", any.checkpoint},
                   {"attention", attention_of(any)},
-                  {"memory", any.value("memory", true)},
-                  {"segment_length", any.at("segment_length")},
+                  {"memory", any.options.memory},
+                  {"segment_length", any.options.segment_length},
                   {"state_bytes", size.bytes},
                   {"compression_ratio", size.ratio},
                   {"corpora", json::object()}};
-    md << "| " << row_name(any) << " | " << attention_of(any) << " | "
-       << (any.value("memory", true) ? size.text : "reset every segment") << " | " << any.at("segment_length") << " |";
+    md << "| " << row << " | " << attention_of(any) << " | " << (any.options.memory ? size.text : "reset every segment")
+       << " | " << any.options.segment_length << " |";
     for (const auto& c : corpora) {
       const auto found = cells[row].find(c);
       if (found == cells[row].end()) {
         md << " – | – |";
         continue;
       }
-      const auto& total = found->second.at("total");
-      md << fmt::format(" {:.2f} | {:.3f} |", total.at("ppl").get<double>(), total.at("bits_per_byte").get<double>());
-      entry["corpora"][c] = {{"ppl", total.at("ppl")},
-                             {"bits_per_byte", total.at("bits_per_byte")},
-                             {"tokens", total.at("tokens")},
-                             {"documents", total.at("documents")}};
+      const auto total = found->second->total();
+      md << fmt::format(" {:.2f} | {:.3f} |", total.ppl(), total.bits_per_byte());
+      entry["corpora"][c] = {{"ppl", total.ppl()},
+                             {"bits_per_byte", total.bits_per_byte()},
+                             {"tokens", total.tokens},
+                             {"documents", total.documents}};
     }
     md << "\n";
     table.push_back(entry);
@@ -166,15 +145,15 @@ void perplexity_tables(const ReportInputs& in, std::ostringstream& md, json& sum
   auto footprints = json::array();
   std::set<std::string> seen;
   for (const auto& r : in.ppl) {
-    if (!r.value("memory", true) || !seen.insert(r.at("checkpoint").get<std::string>()).second) continue;
-    const auto& f = r.at("footprint");
-    md << fmt::format("| {} | {} | {} (N = {}) | {} (L = {}) | {:.1f}× | {} | {} | {} |\n", row_name(r),
-                      human_bytes(f.value("memory_state_bytes", 0.0)), human_bytes(f.value("transformer_xl_bytes", 0.0)),
-                      f.value("segment_length", int64_t{0}), human_bytes(f.value("kv_cache_bytes_full_attention", 0.0)),
-                      f.value("length", int64_t{0}), f.value("compression_ratio", 0.0),
-                      human_count(f.value("parameters", 0.0)), human_bytes(f.value("peak_rss_bytes", 0.0)),
-                      f.value("peak_device_bytes", 0.0) > 0 ? human_bytes(f.at("peak_device_bytes").get<double>()) : "–");
-    footprints.push_back({{"model", row_name(r)}, {"footprint", f}});
+    if (!r.options.memory || !seen.insert(r.checkpoint).second) continue;
+    const auto& f = r.footprint;
+    auto bytes = [](int64_t value) { return bytes_text(static_cast<double>(value)); };
+    md << fmt::format("| {} | {} | {} (N = {}) | {} (L = {}) | {:.1f}× | {} | {} | {} |\n", row_name(in, r),
+                      bytes(f.memory_state_bytes), bytes(f.transformer_xl_bytes), f.segment_length,
+                      bytes(f.kv_cache_bytes_full_attention), f.length, f.compression_ratio(),
+                      count_text(static_cast<double>(f.parameters)), bytes(f.peak_rss_bytes),
+                      f.peak_device_bytes > 0 ? bytes(f.peak_device_bytes) : "–");
+    footprints.push_back({{"model", row_name(in, r)}, {"footprint", f.to_json()}});
   }
   md << "\n";
   summary["footprint"] = footprints;
@@ -183,10 +162,10 @@ void perplexity_tables(const ReportInputs& in, std::ostringstream& md, json& sum
 // Section 2: perplexity against position, per corpus, in doubling ranges and as a chart.
 void position_section(const ReportInputs& in, std::ostringstream& md, json& summary,
                       std::map<std::string, std::string>& files) {
-  std::map<std::string, std::vector<const json*>> by_corpus;
+  std::map<std::string, std::vector<const PerplexityResult*>> by_corpus;
   std::vector<std::string> order;
   for (const auto& r : in.ppl) {
-    const auto corpus = corpus_label(r.value("data", std::string("documents")));
+    const auto corpus = corpus_of(r);
     if (!by_corpus.count(corpus)) order.push_back(corpus);
     by_corpus[corpus].push_back(&r);
   }
@@ -202,26 +181,25 @@ void position_section(const ReportInputs& in, std::ostringstream& md, json& summ
     std::vector<std::string> names;
     std::vector<std::vector<std::pair<int64_t, double>>> ranges;  // per series: (tokens, nll) per range
     std::vector<int64_t> range_ends;
-    for (const json* r : by_corpus[corpus]) {
-      svg::Series series{row_name(*r), {}, !r->value("memory", true)};
-      const auto& buckets = r->at("by_position");
-      const double first = buckets.empty() ? 0.0 : buckets.front().at("tokens").get<double>();
+    for (const PerplexityResult* r : by_corpus[corpus]) {
+      svg::Series series{row_name(in, *r), {}, !r->options.memory};
+      const auto& buckets = r->by_position;
+      const double first = buckets.empty() ? 0.0 : static_cast<double>(buckets.front().tokens);
       std::vector<std::pair<int64_t, double>> merged;
       for (const auto& b : buckets) {
-        const auto start = b.at("start").get<int64_t>(), end = b.at("end").get<int64_t>();
-        const auto tokens = b.at("tokens").get<int64_t>();
+        const auto start = b.start, end = b.end, tokens = b.tokens;
         // Ranges far out hold few documents: leave out buckets with under a tenth of the first's tokens.
         if (tokens > 0 && static_cast<double>(tokens) >= 0.1 * first) {
-          series.points.emplace_back(0.5 * static_cast<double>(start + end), b.at("ppl").get<double>());
+          series.points.emplace_back(0.5 * static_cast<double>(start + end), std::exp(b.nll / static_cast<double>(tokens)));
         }
-        const int64_t width = buckets.front().at("end").get<int64_t>();
+        const int64_t width = buckets.front().end;
         size_t range = 0;
         while ((width << range) <= start) ++range;
         if (merged.size() <= range) merged.resize(range + 1);
         if (range_ends.size() <= range) range_ends.resize(range + 1);
         range_ends[range] = width << range;
         merged[range].first += tokens;
-        merged[range].second += b.at("nll").get<double>();
+        merged[range].second += b.nll;
       }
       plot.series.push_back(series);
       names.push_back(series.name);
@@ -245,7 +223,7 @@ void position_section(const ReportInputs& in, std::ostringstream& md, json& summ
     auto rows = json::array();
     for (size_t range = 0; range < range_ends.size(); ++range) {
       const int64_t begin = range == 0 ? 0 : range_ends[range - 1];
-      md << "| " << human_length(begin) << "–" << human_length(range_ends[range]) << " |";
+      md << "| " << length_text(begin) << "–" << length_text(range_ends[range]) << " |";
       json row = {{"start", begin}, {"end", range_ends[range]}, {"ppl", json::object()}};
       for (size_t s = 0; s < names.size(); ++s) {
         if (range < ranges[s].size() && ranges[s][range].first > 0) {
@@ -272,27 +250,25 @@ void passkey_section(const ReportInputs& in, std::ostringstream& md, json& summa
   std::set<int64_t> lengths;
   std::set<double> depths;
   for (const auto& r : in.passkey) {
-    for (const auto& c : r.at("accuracy")) {
-      lengths.insert(c.at("length").get<int64_t>());
-      depths.insert(c.at("depth").get<double>());
+    for (const auto& c : r.cells()) {
+      lengths.insert(c.length);
+      depths.insert(c.depth);
     }
   }
   std::string depth_names;
   for (const double d : depths) depth_names += (depth_names.empty() ? "" : "/") + depth_name(d);
   md << "## Passkey retrieval (laid out like the paper's Table 3)\n\nToken-level accuracy (%) per length; each cell "
      << depth_names << ".\n\n| model |";
-  for (const auto l : lengths) md << " " << human_length(l) << " |";
+  for (const auto l : lengths) md << " " << length_text(l) << " |";
   md << "\n|---|";
   for (size_t i = 0; i < lengths.size(); ++i) md << "---|";
   md << "\n";
   svg::LinePlot plot{"Passkey token accuracy", "prompt length (tokens)", "accuracy (%)", true, false, 0.0, 100.0, {}};
   auto table = json::array();
   for (const auto& r : in.passkey) {
-    const auto name = label_of(r);
+    const auto name = in.label(r.checkpoint);
     std::map<std::pair<int64_t, double>, double> accuracy;
-    for (const auto& c : r.at("accuracy")) {
-      accuracy[{c.at("length").get<int64_t>(), c.at("depth").get<double>()}] = 100.0 * c.at("accuracy").get<double>();
-    }
+    for (const auto& c : r.cells()) accuracy[{c.length, c.depth}] = 100.0 * c.accuracy;
     md << "| " << name << " |";
     json row = {{"model", name}, {"cells", json::array()}};
     for (const auto l : lengths) {
@@ -323,17 +299,17 @@ void passkey_section(const ReportInputs& in, std::ostringstream& md, json& summa
 // Section 4: one gate map per model.
 void gates_section(const ReportInputs& in, std::ostringstream& md, json& summary,
                    std::map<std::string, std::string>& files) {
-  std::vector<std::pair<std::string, json>> models;  // label → gates, first seen wins
-  auto add = [&](const json& r) {
-    if (!r.contains("gates") || r.at("gates").empty()) return;
-    const auto label = label_of(r);
+  std::vector<std::pair<std::string, std::vector<LayerGates>>> models;  // label → gates, first seen wins
+  auto add = [&](const std::string& checkpoint, const std::vector<LayerGates>& gates) {
+    if (gates.empty()) return;
+    const auto label = in.label(checkpoint);
     for (const auto& m : models) {
       if (m.first == label) return;
     }
-    models.emplace_back(label, r.at("gates"));
+    models.emplace_back(label, gates);
   };
-  for (const auto& r : in.gates) add(r);
-  for (const auto& r : in.ppl) add(r);
+  for (const auto& r : in.gates) add(r.checkpoint, r.gates);
+  for (const auto& r : in.ppl) add(r.checkpoint, r.gates);
   if (models.empty()) return;
   md << "## Gates (the paper's Figure 3)\n\nsigmoid(β) per layer and head: memory-specialised above 0.9, "
         "local-specialised below 0.1, mixers between.\n\n";
@@ -344,12 +320,12 @@ void gates_section(const ReportInputs& in, std::ostringstream& md, json& summary
     bool all_half = true;
     md << "### " << label << "\n\n| layer | mean | memory heads | local heads | mixer heads |\n|---|---|---|---|---|\n";
     for (const auto& layer : gates) {
-      map.rows.push_back("layer " + std::to_string(layer.at("layer").get<int64_t>()));
-      map.values.push_back(layer.at("values").get<std::vector<double>>());
+      map.rows.push_back("layer " + std::to_string(layer.layer));
+      map.values.push_back(layer.values);
       for (const double v : map.values.back()) all_half = all_half && std::fabs(v - 0.5) < 0.05;
-      md << fmt::format("| {} | {:.3f} | {} | {} | {} |\n", layer.at("layer").get<int64_t>(), layer.at("mean").get<double>(),
-                        layer.at("memory_heads").get<int64_t>(), layer.at("local_heads").get<int64_t>(),
-                        layer.at("mixer_heads").get<int64_t>());
+      md << fmt::format("| {} | {:.3f} | {} | {} | {} |\n", layer.layer, layer.mean, layer.memory_heads,
+                        layer.local_heads,
+                        static_cast<int64_t>(layer.values.size()) - layer.memory_heads - layer.local_heads);
     }
     const auto chart = "gates_" + slug(label) + ".svg";
     files[chart] = svg::render(map);
@@ -358,7 +334,7 @@ void gates_section(const ReportInputs& in, std::ostringstream& md, json& summary
       md << "**Warning:** every gate is within 0.05 of 0.5: the gates have not moved, the failure public ports hit "
             "(see the gate learning rate, `train.optimizer.gate_lr`).\n\n";
     }
-    out[label] = {{"gates", gates}, {"all_near_half", all_half}};
+    out[label] = {{"gates", gates_to_json(gates)}, {"all_near_half", all_half}};
   }
   summary["gates"] = out;
 }
@@ -377,32 +353,39 @@ std::string checkpoint_label(const std::string& path) {
   return parent.filename().empty() ? name : parent.filename().string() + "/" + name;
 }
 
+std::string ReportInputs::label(const std::string& checkpoint) const {
+  const auto found = labels.find(checkpoint);
+  return found != labels.end() ? found->second : checkpoint_label(checkpoint);
+}
+
 ReportInputs read_report_inputs(const std::vector<std::string>& paths) {
   ReportInputs inputs;
+  std::vector<std::string> checkpoints;
   for (const auto& path : paths) {
     const json content = read_json_file(path);
     if (content.is_array() && content.empty()) throw InputError(path + ": an empty list of results");
     const auto items = content.is_array() ? content : json::array({content});
     for (size_t i = 0; i < items.size(); ++i) {
-      const auto& item = items[i];
-      const auto kind = checked_result_kind(item, content.is_array() ? path + "[" + std::to_string(i) + "]" : path);
-      (kind == "ppl" ? inputs.ppl : kind == "passkey" ? inputs.passkey : inputs.gates).push_back(item);
+      const auto where = content.is_array() ? path + "[" + std::to_string(i) + "]" : path;
+      const auto kind = result_kind(items[i], where);
+      if (kind == "ppl") {
+        inputs.ppl.push_back(PerplexityResult::from_json(items[i], where));
+        checkpoints.push_back(inputs.ppl.back().checkpoint);
+      } else if (kind == "passkey") {
+        inputs.passkey.push_back(PasskeyResult::from_json(items[i], where));
+        checkpoints.push_back(inputs.passkey.back().checkpoint);
+      } else {
+        inputs.gates.push_back(GatesResult::from_json(items[i], where));
+        checkpoints.push_back(inputs.gates.back().checkpoint);
+      }
     }
   }
   // Short labels, unless two checkpoints would share one: those keep their whole paths.
   std::map<std::string, std::set<std::string>> by_label;  // label → checkpoints
-  for (auto* list : {&inputs.ppl, &inputs.passkey, &inputs.gates}) {
-    for (const auto& item : *list) {
-      const auto checkpoint = item.at("checkpoint").get<std::string>();
-      by_label[checkpoint_label(checkpoint)].insert(checkpoint);
-    }
-  }
-  for (auto* list : {&inputs.ppl, &inputs.passkey, &inputs.gates}) {
-    for (auto& item : *list) {
-      const auto checkpoint = item.at("checkpoint").get<std::string>();
-      const auto label = checkpoint_label(checkpoint);
-      item["label"] = by_label[label].size() > 1 ? checkpoint : label;
-    }
+  for (const auto& checkpoint : checkpoints) by_label[checkpoint_label(checkpoint)].insert(checkpoint);
+  for (const auto& checkpoint : checkpoints) {
+    const auto label = checkpoint_label(checkpoint);
+    inputs.labels[checkpoint] = by_label[label].size() > 1 ? checkpoint : label;
   }
   return inputs;
 }

@@ -9,18 +9,27 @@
 #pragma once
 
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "eval/gates.h"
+#include "eval/passkey_eval.h"
+#include "eval/perplexity.h"
 
 namespace infini {
 
 struct ReportInputs {
-  std::vector<nlohmann::json> ppl, passkey, gates;
+  std::vector<PerplexityResult> ppl;
+  std::vector<PasskeyResult> passkey;
+  std::vector<GatesResult> gates;
+  std::map<std::string, std::string> labels;  // checkpoint → its name in the report
+
+  std::string label(const std::string& checkpoint) const;
 };
 
-// Reads result files (one result object or an array of them each); InputError naming the file
-// when one is unreadable or of an unknown kind.
+// Reads result files (one result object or an array of them each) through the result structs'
+// from_json; InputError naming the file (and key) when one is unreadable, of an unknown kind or
+// schema, or lacks a key.
 ReportInputs read_report_inputs(const std::vector<std::string>& paths);
 
 // File name → contents: report.md, report.json and the SVG charts it links.

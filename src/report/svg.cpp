@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "core/number_format.h"
+
 namespace infini::svg {
 
 namespace {
@@ -16,13 +18,6 @@ constexpr double kLeft = 70, kTop = 40, kBottom = 55;
 constexpr double kCharWidth = 7;  // about, for 12px sans-serif: sizes the legend column
 const char* const kColours[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                 "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22"};
-
-std::string number(double value) {
-  const double magnitude = std::fabs(value);
-  if (magnitude >= 1e6 && std::fmod(value, 1048576.0) == 0) return fmt::format("{:g}M", value / 1048576.0);
-  if (magnitude >= 1024 && std::fmod(value, 1024.0) == 0) return fmt::format("{:g}K", value / 1024.0);
-  return fmt::format("{:g}", value);
-}
 
 // Maps data to pixels on one axis, linear or logarithmic.
 struct Axis {
@@ -130,14 +125,14 @@ std::string render(const LinePlot& plot) {
     if (t < y_low || t > y_high) continue;
     out << fmt::format(R"svg(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#ddd"/>)svg" "\n", kLeft, ys(t),
                        width - right, ys(t));
-    out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="end">{}</text>)svg" "\n", kLeft - 6, ys(t) + 4, number(t));
+    out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="end">{}</text>)svg" "\n", kLeft - 6, ys(t) + 4, length_text(t));
   }
   for (const double t : x_ticks) {
     if (t < x_low || t > x_high) continue;
     out << fmt::format(R"svg(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="#eee"/>)svg" "\n", xs(t), kTop,
                        xs(t), kHeight - kBottom);
     out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>)svg" "\n", xs(t),
-                       kHeight - kBottom + 16, number(t));
+                       kHeight - kBottom + 16, length_text(t));
   }
   out << fmt::format(R"svg(<rect x="{}" y="{}" width="{}" height="{}" fill="none" stroke="#333"/>)svg" "\n", kLeft, kTop,
                      width - right - kLeft, kHeight - kBottom - kTop);

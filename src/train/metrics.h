@@ -9,7 +9,7 @@
 #include <spdlog/spdlog.h>
 #include <string>
 
-#include "train/tensorboard.h"
+#include "formats/tensorboard.h"
 
 namespace infini {
 

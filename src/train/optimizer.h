@@ -10,7 +10,7 @@
 #include <torch/torch.h>
 #include <vector>
 
-#include "model/safetensors.h"
+#include "formats/safetensors.h"
 
 namespace infini {
 

@@ -15,16 +15,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Memory resets per row at segment boundaries; an xl/full cache only for the whole batch, at the
-// start of a sequence.
-bool aligns_to_segments(const ModelConfig& model) {
-  for (int64_t layer = 0; layer < model.num_hidden_layers; ++layer) {
-    const auto kind = model.layer_kind(layer);
-    if (kind == AttentionKind::Xl || kind == AttentionKind::Full) return false;
-  }
-  return true;
-}
-
 // The fields every source's options share.
 template <class Options>
 Options shaped_options(const RunConfig& config, const Communicator& comm) {
@@ -42,7 +32,7 @@ TrainingData open_passkey(const RunConfig& config, Communicator& comm, const std
   auto options = shaped_options<PasskeyLoaderOptions>(config, comm);
   options.answer_only = config.data.passkey_loss == PasskeyLoss::Answer;
   options.segment_length = config.model.attention.segment_length;
-  options.pack = aligns_to_segments(config.model);
+  options.pack = !config.model.has_cache_layers();
   options.min_segments = config.data.passkey_min_segments;
   options.max_segments = config.data.passkey_max_segments;
   options.curriculum_samples = config.data.passkey_curriculum_samples;
@@ -85,7 +75,7 @@ TrainingData open_training_data(const RunConfig& config, Communicator& comm, con
       corpus_predicted > 0 ? static_cast<double>(corpus_bytes) / static_cast<double>(corpus_predicted) : 0.0;
 
   auto loader = shaped_options<LoaderOptions>(config, comm);
-  loader.align = aligns_to_segments(config.model) ? config.model.attention.segment_length : config.train.sequence_length;
+  loader.align = !config.model.has_cache_layers() ? config.model.attention.segment_length : config.train.sequence_length;
   data.source = std::make_unique<DocumentLoader>(*data.shards, loader);
   return data;
 }

@@ -1,4 +1,4 @@
-#include "train/tensorboard.h"
+#include "formats/tensorboard.h"
 
 #include <unistd.h>
 
