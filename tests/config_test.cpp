@@ -232,3 +232,21 @@ TEST(Config, InitSectionAndLegacyKeys) {
   EXPECT_EQ(load_run_config(dir / "run.yaml", {"run.resume=ckpt/step-1"}).run.resume.checkpoint, "ckpt/step-1");
   EXPECT_THROW(load_run_config(dir / "run.yaml", {"run.device=gpu"}), InputError);
 }
+
+TEST(Config, ResolvedNumbersAreWrittenAsGiven) {
+  // The shortest text that reads back as the same double, and --print-config shows the
+  // resolved config without training.
+  test::TempDir dir;
+  test::write_text(dir / "c.yaml", kValid);
+  const auto config = load_run_config(dir / "c.yaml", {"train.optimizer.lr=0.003", "train.optimizer.eps=1e-8"});
+  const auto yaml = resolved_yaml(config);
+  EXPECT_NE(yaml.find("lr: 0.003\n"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("0.0030000000000000001"), std::string::npos) << yaml;
+  EXPECT_EQ(parse_resolved_yaml(yaml, "again").train.optimizer.eps, 1e-8);
+  const auto printed = test::run_infini("train --config " + (dir / "c.yaml") + " --set train.optimizer.lr=0.003 --set run.dir=" +
+                                        (dir / "run") + " --print-config");
+  ASSERT_EQ(printed.status, 0) << printed.output;
+  EXPECT_NE(printed.output.find("lr: 0.003\n"), std::string::npos) << printed.output;
+  EXPECT_NE(printed.output.find("rms_norm_eps: 1e-06"), std::string::npos) << printed.output;
+  EXPECT_FALSE(std::filesystem::exists(dir / "run")) << "printing the config started a run";
+}

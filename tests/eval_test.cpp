@@ -1,6 +1,8 @@
 // `infini eval ppl` and the command line's handling of bad input, through the real binary.
 #include <gtest/gtest.h>
 
+#include <regex>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -257,4 +259,20 @@ TEST(Cli, BadInputExitsWithStatusTwoNamingTheProblem) {
   expect_two(test::run_infini(init + tiny), "already exists");
   expect_two(test::run_infini("eval ppl --checkpoint " + (dir / "c")), "--data");
   expect_two(test::run_infini("nonsense"), "nonsense");
+}
+
+TEST(Cli, DoctorMeasuresBothMatmulRates) {
+  const auto doctor = test::run_infini("doctor");
+  ASSERT_EQ(doctor.status, 0) << doctor.output;
+  std::smatch rates;
+  ASSERT_TRUE(std::regex_search(doctor.output, rates,
+                                std::regex(R"(matmul +float32 ([0-9]+) GFLOP/s, bfloat16 ([0-9]+) GFLOP/s)")))
+      << doctor.output;
+  EXPECT_GT(std::stod(rates[1].str()), 0.0);
+  EXPECT_GT(std::stod(rates[2].str()), 0.0);
+  // A warning is something to act on: when bfloat16 is the slower, it says to keep float32.
+  const double f32 = std::stod(rates[1].str()), bf16 = std::stod(rates[2].str());
+  const bool warned = doctor.output.find("keep run.dtype and --dtype float32") != std::string::npos;
+  if (bf16 < 0.95 * f32) EXPECT_TRUE(warned) << doctor.output;
+  if (bf16 > 1.05 * f32) EXPECT_FALSE(warned) << doctor.output;
 }

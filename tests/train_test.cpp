@@ -201,11 +201,21 @@ TEST_F(TrainTest, ResumeIsBitExact) {
   }
   EXPECT_TRUE(split_train.count(12));
   EXPECT_TRUE(whole_train.at(12).at("gates").contains("layer0"));
+  EXPECT_GE(whole_train.at(12).at("epoch").get<int64_t>(), whole_train.at(1).at("epoch").get<int64_t>());
+  EXPECT_GT(whole_train.at(12).at("wall_time").get<double>(), 1.7e9);
+  EXPECT_GE(whole_train.at(12).at("elapsed_seconds").get<double>(), whole_train.at(1).at("elapsed_seconds").get<double>());
   const auto validation = metric_records(dir_ / "whole/metrics.jsonl", "validation");
   ASSERT_EQ(validation.size(), 2u);
+  EXPECT_EQ(validation.at(6).at("tokens_seen"), whole_train.at(6).at("tokens_seen"));
+  EXPECT_EQ(validation.at(6).at("lr"), whole_train.at(6).at("lr"));
   EXPECT_DOUBLE_EQ(validation.at(12).at("loss").get<double>(),
                    metric_records(dir_ / "split/metrics.jsonl", "validation").at(12).at("loss").get<double>());
   EXPECT_TRUE(fs::exists(dir_ / "whole/train.log"));
+  // The resolved config beside the logs reads back as the run's own.
+  const auto resolved = parse_resolved_yaml(test::read_text(dir_ / "whole/config.yaml"), "config.yaml");
+  EXPECT_EQ(resolved.train.grad_accumulation, 2);
+  EXPECT_EQ(flatten_config(resolved), flatten_config(parse_resolved_yaml(
+                                          read_trainer_state(dir_ / "whole/checkpoints/step-00000012").config, "state")));
   EXPECT_FALSE(fs::is_empty(dir_ / "whole/tb"));
 }
 

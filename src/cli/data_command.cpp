@@ -11,7 +11,7 @@ void add_data_command(CLI::App& app) {
   auto options = std::make_shared<PrepareOptions>();
   auto* prepare = data->add_subcommand("prepare", "Tokenise documents into binary shards (uint16/uint32) with an index");
   prepare->add_option("--tokenizer", options->tokenizer, "SentencePiece model")->required();
-  prepare->add_option("--input", options->input, "A .txt file, a directory of .txt files, or a .jsonl file")->required();
+  prepare->add_option("--input", options->input, "A text file, a directory of .txt files, or a .jsonl file")->required();
   prepare->add_option("--out", options->out, "Shard directory")->required();
   prepare->add_option("--threads", options->threads, "Tokenising threads (0: one per core)")
       ->check(whole_number(0, kMaxThreads));

@@ -1,9 +1,12 @@
 // `infini train`: trains from a YAML run config (see train/trainer.h for the loop).
+#include <iostream>
+
 #include "cli/checks.h"
 #include "cli/commands.h"
 #include "config/run_config.h"
 #include "core/runtime.h"
 #include "distributed/c10d_communicator.h"
+#include "train/initial_model.h"
 #include "train/stop_signal.h"
 #include "train/trainer.h"
 #include "core/progress.h"
@@ -20,11 +23,17 @@ struct TrainFlags {
   std::string progress = "auto";
   std::string backend = "auto";
   bool force = false;
+  bool print_config = false;
   int64_t threads = -1;  // -1: run.threads
 };
 
 void run_train(const TrainFlags& flags) {
   RunConfig config = load_run_config(flags.config, flags.overrides);
+  if (flags.print_config) {  // what the run would use, every default filled in; nothing is trained
+    complete_from_init(config, flags.config);
+    std::cout << resolved_yaml(config);
+    return;
+  }
   if (flags.threads >= 0) config.run.threads = flags.threads;
   TrainerOptions options;
   options.config_origin = flags.config;
@@ -64,6 +73,8 @@ void add_train_command(CLI::App& app) {
       ->check(whole_number(1, kMaxCount));
   train->add_option("--threads", flags->threads, "CPU threads, instead of run.threads (0: one per core)")
       ->check(whole_number(0, kMaxThreads));
+  train->add_flag("--print-config", flags->print_config,
+                  "Print the resolved config (every default filled in, --set applied) and exit");
   train->add_flag("--force", flags->force,
                   "Start fresh even where run.dir holds another run: its checkpoints, links and logs are deleted first");
   train->add_option("--progress", flags->progress, "Live progress bar: auto (on a terminal), on, off")

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fmt/format.h>
 #include <sstream>
 
 namespace infini {
@@ -116,6 +117,8 @@ void FieldReader::finish() {
     fail(key, "unknown key" + (suggestion.empty() ? std::string() : " (did you mean " + key_path(suggestion) + "?)"));
   }
 }
+
+std::string FieldWriter::shortest(double value) { return fmt::format("{}", value); }
 
 void apply_override(YAML::Node& root, const std::string& assignment) {
   const auto equals = assignment.find('=');

@@ -101,14 +101,18 @@ class FieldReader {
 
 class FieldWriter {
  public:
+  static std::string shortest(double value);
+
   explicit FieldWriter(YAML::Node node) : node_(std::move(node)) {}
 
   template <class T>
   void operator()(const char* key, const T& value, Limits = {}) {
     node_[key] = value;
   }
+  // The shortest text that reads back as the same double: 0.003, not 0.0030000000000000001.
+  void operator()(const char* key, const double& value, Limits = {}) { node_[key] = shortest(value); }
   void operator()(const char* key, const std::optional<double>& value, Limits = {}) {
-    if (value) node_[key] = *value;
+    if (value) node_[key] = shortest(*value);
   }
   template <class E>
   void choice(const char* key, const E& value, const Choices<E>& choices, Limits = {}) {

@@ -52,8 +52,6 @@ DocumentSource::DocumentSource(const std::string& path) {
       entries_.push_back({fs::relative(file, path).string(), file, -1, 0});
     }
     if (entries_.empty()) throw InputError(path + ": directory holds no .txt documents");
-  } else if (has_extension(path, ".txt")) {
-    entries_.push_back({fs::path(path).filename().string(), path, -1, 0});
   } else if (has_extension(path, ".jsonl")) {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw InputError(path + ": cannot read");
@@ -71,8 +69,10 @@ DocumentSource::DocumentSource(const std::string& path) {
       entries_.push_back({name, path, line_offset, number});
     }
     if (entries_.empty()) throw InputError(path + ": no documents (no JSON lines)");
+  } else if (fs::is_regular_file(path)) {  // named explicitly: text, whatever its name ends with
+    entries_.push_back({fs::path(path).filename().string(), path, -1, 0});
   } else {
-    throw InputError(path + ": expected a .txt file, a .jsonl file or a directory of .txt files");
+    throw InputError(path + ": expected a text file, a .jsonl file or a directory of .txt files");
   }
 }
 

@@ -1,5 +1,6 @@
-// Documents on disk (SPEC section 3): a .txt file (one document), a directory (every *.txt below
-// it in sorted path order: the PG-19 layout), or a .jsonl file (one {"text": ...} a line).
+// Documents on disk (SPEC section 3): a text file named explicitly (one document, whatever its
+// name ends with), a directory (every *.txt below it in sorted path order: the PG-19 layout), or a
+// .jsonl file (one {"text": ...} a line).
 //
 // Opening lists the documents; each is read only when asked for, so a corpus is never held whole
 // in memory.

@@ -49,9 +49,11 @@ std::string CheckpointManager::choose(const ResumeFrom& resume, bool replace) {
     if (dir.empty()) spdlog::info("run.resume auto: no checkpoint in {}, starting fresh", checkpoints_dir());
   }
   if (!dir.empty() && !fs::is_directory(dir)) throw InputError(dir + ": no such checkpoint directory");
-  if (dir.empty()) claim_run_dir(run_dir_, replace, comm_.is_main());
+  if (dir.empty() && !replace) claim_run_dir(run_dir_, false, comm_.is_main());
   return dir;
 }
+
+void CheckpointManager::start_fresh(bool replace) { claim_run_dir(run_dir_, replace, comm_.is_main()); }
 
 RunConfig CheckpointManager::saved_config(const std::string& dir) {
   return parse_resolved_yaml(read_trainer_state(dir).config, dir + "/trainer_state.json");

@@ -26,8 +26,11 @@ class CheckpointManager {
   std::string checkpoints_dir() const { return run_dir_ + "/checkpoints"; }
 
   // The checkpoint to continue ("" to start fresh), after removing saves killed mid-way. A
-  // fresh start claims run.dir (claim_run_dir: refused where another run lives, unless `replace`).
+  // fresh start where another run lives is refused here unless `replace` (claim_run_dir).
   std::string choose(const ResumeFrom& resume, bool replace);
+  // Before a fresh run's first write, once everything it reads has been checked: with `replace`,
+  // deletes the run that lived in run.dir.
+  void start_fresh(bool replace);
 
   // The config a checkpoint was trained with.
   static RunConfig saved_config(const std::string& dir);

@@ -34,13 +34,16 @@ MetricsLog::~MetricsLog() {
   sinks.erase(std::remove(sinks.begin(), sinks.end(), file_sink_), sinks.end());
 }
 
-void MetricsLog::write(const nlohmann::json& record) {
+void MetricsLog::write(nlohmann::json record) {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  record["wall_time"] = std::chrono::duration<double>(now).count();
+  record["elapsed_seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - opened_).count();
   jsonl_ << record.dump() << "\n";
   jsonl_.flush();
   const int64_t step = record.at("step").get<int64_t>();
   const std::string phase = record.at("phase").get<std::string>();
   for (const auto& [key, value] : record.items()) {
-    if (key != "step" && key != "phase") write_scalars(tensorboard_, step, phase + "/" + key, value);
+    if (key != "step" && key != "phase" && key != "wall_time") write_scalars(tensorboard_, step, phase + "/" + key, value);
   }
   tensorboard_.flush();
 }

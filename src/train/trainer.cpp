@@ -5,6 +5,7 @@
 
 #include "core/autocast.h"
 #include "core/errors.h"
+#include "core/files.h"
 #include "core/runtime.h"
 #include "data/tokenizer.h"
 #include "eval/perplexity.h"
@@ -57,13 +58,16 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
     auto parameters = model_->parameters();
     comm_->broadcast(parameters);
     trainable_ = build_optimizer(model_, config_.train, origin);
+    checkpoints_.start_fresh(options_.replace_run);  // with --force: the old run goes only now
     state_.config = resolved_yaml(config_);
     state_.config_hash = config_hash(config_);
   } else {
     resume_from(dir);
   }
-  // Only now, with everything read and checked, does the run directory gain logs.
+  // Only now, with everything read and checked, does the run directory gain logs, and the
+  // resolved config (every default filled in) beside them.
   log_ = std::make_unique<TrainingLog>(config_, device_, *comm_, options_.progress_bar);
+  if (comm_->is_main()) write_file_atomic(config_.run.dir + "/config.yaml", resolved_yaml(config_));
   if (!dir.empty()) spdlog::info("resumed from {} at step {}", dir, state_.step);
 }
 
@@ -194,7 +198,7 @@ void Trainer::record_validation(const ValidationReport& report) {
     state_.best_step = state_.step;
     save_checkpoint({"best"});
   }
-  log_->validation(report, state_.step, state_.best_validation_loss, state_.best_step);
+  log_->validation(report, state_);
 }
 
 TrainResult Trainer::run(const StopSignal* stop) {
@@ -206,7 +210,7 @@ TrainResult Trainer::run(const StopSignal* stop) {
     const auto start = std::chrono::steady_clock::now();
     const auto report = step();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    log_->step(report, seconds, state_.step, state_.tokens_seen, state_.skipped_steps, model_, data_.bytes_per_token);
+    log_->step(report, seconds, state_, data_.source->state().epoch, model_, data_.bytes_per_token);
     if (train.eval_every > 0 && state_.step % train.eval_every == 0) {
       record_validation(validate());
       validated_step = state_.step;

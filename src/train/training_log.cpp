@@ -33,8 +33,10 @@ void TrainingLog::started(const Decoder& model, int64_t world_size) const {
                dtype_name(config_.run.dtype), device_.str(), peak_flops_ / 1e9);
 }
 
-void TrainingLog::step(const StepReport& report, double seconds, int64_t step, int64_t tokens_seen,
-                       int64_t skipped_steps, const Decoder& model, double bytes_per_token) {
+void TrainingLog::step(const StepReport& report, double seconds, const TrainerState& state, int64_t epoch,
+                       const Decoder& model, double bytes_per_token) {
+  const int64_t step = state.step;
+  lr_ = report.lr;
   window_.loss_sum += report.loss_sum;
   window_.tokens += report.tokens;
   window_.positions += report.positions;
@@ -73,8 +75,9 @@ void TrainingLog::step(const StepReport& report, double seconds, int64_t step, i
                      {"grad_norm", report.grad_norm},
                      {"tokens_per_second", tokens_per_second},
                      {"mfu", mfu},
-                     {"tokens_seen", tokens_seen},
-                     {"skipped_steps", skipped_steps},
+                     {"tokens_seen", state.tokens_seen},
+                     {"epoch", epoch},
+                     {"skipped_steps", state.skipped_steps},
                      {"peak_rss_bytes", peak_rss_bytes()},
                      {"peak_device_bytes", peak_device_bytes()},
                      {"gates", gate_record}});
@@ -82,21 +85,25 @@ void TrainingLog::step(const StepReport& report, double seconds, int64_t step, i
   window_ = {};
 }
 
-void TrainingLog::validation(const ValidationReport& report, int64_t step, double best_loss, int64_t best_step) {
+void TrainingLog::validation(const ValidationReport& report, const TrainerState& state) {
   if (!main_ || report.tokens == 0) return;
+  const int64_t step = state.step;
   const double loss = report.loss();
   const double bits_per_byte = report.bytes > 0 ? report.nll / std::log(2.0) / static_cast<double>(report.bytes) : 0.0;
   progress_.clear();
   spdlog::info("step {}: validation loss {:.4f} | ppl {:.2f} | bpb {:.3f} over {} documents, {} tokens (best {:.4f} at "
                "step {})",
-               step, loss, std::exp(loss), bits_per_byte, report.documents, report.tokens, best_loss, best_step);
+               step, loss, std::exp(loss), bits_per_byte, report.documents, report.tokens, state.best_validation_loss,
+               state.best_step);
   metrics_->write({{"step", step},
                    {"phase", "validation"},
                    {"loss", loss},
                    {"ppl", std::exp(loss)},
                    {"bits_per_byte", bits_per_byte},
                    {"tokens", report.tokens},
-                   {"documents", report.documents}});
+                   {"documents", report.documents},
+                   {"tokens_seen", state.tokens_seen},
+                   {"lr", lr_}});
 }
 
 }  // namespace infini

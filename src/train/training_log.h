@@ -13,6 +13,7 @@
 #include "model/decoder.h"
 #include "train/communicator.h"
 #include "train/metrics.h"
+#include "train/training_checkpoint.h"
 
 namespace infini {
 
@@ -38,10 +39,12 @@ class TrainingLog {
   TrainingLog(const RunConfig& config, torch::Device device, Communicator& comm, bool progress_bar);
 
   void started(const Decoder& model, int64_t world_size) const;
-  // After each step: `seconds` it took, `step` and `tokens_seen` after it.
-  void step(const StepReport& report, double seconds, int64_t step, int64_t tokens_seen, int64_t skipped_steps,
-            const Decoder& model, double bytes_per_token);
-  void validation(const ValidationReport& report, int64_t step, double best_loss, int64_t best_step);
+  // After each step: `seconds` it took; `state` after it; `epoch`, the loader's pass over the
+  // training data (0: the first).
+  void step(const StepReport& report, double seconds, const TrainerState& state, int64_t epoch, const Decoder& model,
+            double bytes_per_token);
+  // Validation after the step `state` has reached (its best loss already updated).
+  void validation(const ValidationReport& report, const TrainerState& state);
 
  private:
   const RunConfig& config_;
@@ -51,6 +54,7 @@ class TrainingLog {
   ProgressBar progress_;
   double flops_per_token_ = 0.0;  // forward + backward model FLOPs
   double peak_flops_ = 0.0;       // measured matmul rate of the job, FLOP/s
+  double lr_ = 0.0;               // the last step's base learning rate
   struct Window {                 // what happened since the last log line
     double loss_sum = 0.0, seconds = 0.0;
     int64_t tokens = 0, positions = 0, steps = 0;
