@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/errors.h"
+#include "core/progress.h"
 #include "core/system.h"
 
 namespace {
@@ -26,11 +27,20 @@ void reexec_with_fast_blas_core(char** argv) {
   ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the slow core
 }
 
+// Every log line first clears the live progress bar, so no line lands glued to a stale bar.
+class BarClearingSink : public spdlog::sinks::ansicolor_stderr_sink_mt {
+ public:
+  void log(const spdlog::details::log_msg& message) override {
+    infini::ProgressBar::clear_active();
+    spdlog::sinks::ansicolor_stderr_sink_mt::log(message);
+  }
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
   reexec_with_fast_blas_core(argv);
-  spdlog::set_default_logger(spdlog::stderr_color_mt("infini"));
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("infini", std::make_shared<BarClearingSink>()));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
 
   CLI::App app{"infini: long-context language models with Infini-attention, on LibTorch", "infini"};

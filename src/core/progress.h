@@ -17,6 +17,8 @@ class ProgressBar {
   void update(int64_t done, const std::string& detail, double seconds_per_unit);
   // Clears the live line so a log line can be printed cleanly.
   void clear();
+  // Clears whichever bar is drawn (the log's sink calls this before every line).
+  static void clear_active();
   bool enabled() const { return enabled_; }
   static bool on_terminal();
   // The --progress rule: "on", "off", or "auto" (on a terminal).
@@ -26,6 +28,13 @@ class ProgressBar {
   int64_t total_;
   bool enabled_;
   bool drawn_ = false;
+  static ProgressBar* active_;  // the bar last drawn and not cleared since (the main thread's)
 };
+
+// The live line for `columns` terminal columns: "[####....] done/total detail ETA 3m05s", never
+// wider than columns - 1 (the bar shrinks first, then the detail is cut).
+std::string progress_line(int64_t done, int64_t total, const std::string& detail, const std::string& eta, int columns);
+// The width of the terminal on stderr (COLUMNS, else 80, when it cannot be asked).
+int terminal_columns();
 
 }  // namespace infini
