@@ -203,6 +203,14 @@ TEST(Config, OneModelSchemaServesYamlAndConfigJson) {
   EXPECT_EQ(json["infini_attention"]["layer_kinds"], nlohmann::json({"infini", "local"}));
   EXPECT_EQ(model_config_to_json(model_config_from_json(json, "config.json")), json);
   EXPECT_EQ(model_config_to_json(override_model_config(changed, {}, "here")), json);
+  auto without_vocabulary = json;
+  without_vocabulary.erase("vocab_size");
+  try {
+    model_config_from_json(without_vocabulary, "config.json");
+    FAIL() << "a config.json without vocab_size was read";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing key 'vocab_size'"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Config, InitSectionAndLegacyKeys) {

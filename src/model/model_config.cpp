@@ -103,8 +103,11 @@ void reject_unsupported_family(const nlohmann::json& json, const std::string& wh
 
 ModelConfig model_config_from_json(const nlohmann::json& json, const std::string& where) {
   reject_unsupported_family(json, where);
+  // A run config may leave vocab_size to the tokenizer; a config.json must say it.
+  const JsonReader checked(json, where);
+  if (!checked.has("vocab_size")) checked.fail("vocab_size", "a whole number of at least 1");
   ModelConfig c;
-  JsonFieldReader reader(JsonReader(json, where));
+  JsonFieldReader reader(checked);
   fields(reader, c);
   if (!json.contains("infini_attention") || json["infini_attention"].is_null()) {
     c.attention.kind = AttentionKind::Full;  // a plain Llama
