@@ -59,7 +59,7 @@ int main(int argc, char** argv) {
   for (auto kind : {AttentionKind::Local, AttentionKind::Infini, AttentionKind::Xl, AttentionKind::Full}) {
     for (auto rule : {MemoryUpdate::Linear, MemoryUpdate::Delta}) {
       if (kind != AttentionKind::Infini && rule == MemoryUpdate::Delta) continue;
-      AttentionOptions o{hidden, heads, kv_heads, hidden / heads, kind, rule, 1e-6, 10000.0, 0.0};
+      AttentionOptions o{hidden, heads, kv_heads, hidden / heads, kind, rule, 1e-6, 10000.0};
       Attention layer(o);
       auto x = torch::randn({batch, segment, hidden});
       // Carry one segment of state in, as in a long document (full: 3 earlier segments).

@@ -9,7 +9,7 @@ using namespace infini;
 namespace {
 
 AttentionOptions options(AttentionKind kind, int64_t heads = 4, int64_t kv_heads = 2) {
-  return {16, heads, kv_heads, 8, kind, MemoryUpdate::Linear, 1e-6, 10000.0, 0.0};
+  return {16, heads, kv_heads, 8, kind, MemoryUpdate::Linear, 1e-6, 10000.0};
 }
 
 // Same weights in a layer of another kind.

@@ -11,7 +11,7 @@ using torch::indexing::Slice;
 namespace {
 
 AttentionOptions infini_options(MemoryUpdate rule, int64_t heads, int64_t kv_heads) {
-  return {12, heads, kv_heads, 4, AttentionKind::Infini, rule, 1e-6, 10000.0, 0.0};
+  return {12, heads, kv_heads, 4, AttentionKind::Infini, rule, 1e-6, 10000.0};
 }
 
 double sigma(double x) { return x > 0 ? x + 1.0 : std::exp(x); }  // ELU(x) + 1

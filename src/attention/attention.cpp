@@ -102,7 +102,7 @@ AttentionImpl::AttentionImpl(const AttentionOptions& options) : options_(options
   v_proj = register_module("v_proj", torch::nn::Linear(linear(options.hidden_size, kv_width)));
   o_proj = register_module("o_proj", torch::nn::Linear(linear(q_width, options.hidden_size)));
   if (options.kind == AttentionKind::Infini) {
-    gate = register_parameter("gate", torch::full({options.num_heads}, options.gate_init));
+    gate = register_parameter("gate", torch::zeros({options.num_heads}));
   }
 }
 

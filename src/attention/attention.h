@@ -21,7 +21,6 @@ struct AttentionOptions {
   MemoryUpdate memory_update = MemoryUpdate::Linear;
   double memory_eps = 1e-6;
   double rope_theta = 10000.0;
-  double gate_init = 0.0;
 };
 
 // What a layer carries from one segment to the next.

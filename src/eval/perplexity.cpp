@@ -103,6 +103,8 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
   return result;
 }
 
+double PositionBucket::ppl() const { return tokens > 0 ? std::exp(nll / static_cast<double>(tokens)) : 0.0; }
+
 double PerplexityTotal::ppl() const { return tokens > 0 ? std::exp(nll / static_cast<double>(tokens)) : 0.0; }
 
 double PerplexityTotal::bits_per_byte() const {
@@ -127,10 +129,7 @@ nlohmann::json PerplexityResult::to_json() const {
                    {"ppl", sum.ppl()},     {"bits_per_byte", sum.bits_per_byte()}, {"documents", sum.documents}};
   json["timing"] = {{"seconds", seconds},
                     {"tokens_per_second", seconds > 0 ? static_cast<double>(sum.tokens) / seconds : 0.0}};
-  for (auto& bucket : json["by_position"]) {
-    const auto tokens = bucket["tokens"].get<int64_t>();
-    bucket["ppl"] = tokens > 0 ? std::exp(bucket["nll"].get<double>() / static_cast<double>(tokens)) : 0.0;
-  }
+  for (size_t i = 0; i < by_position.size(); ++i) json["by_position"][i]["ppl"] = by_position[i].ppl();
   json["footprint"] = footprint.to_json();
   json["gates"] = gates_to_json(gates);
   return json;

@@ -38,6 +38,7 @@ struct PositionBucket {
   int64_t start = 0, end = 0;
   int64_t tokens = 0;
   double nll = 0.0;
+  double ppl() const;  // 0 for an empty bucket
 };
 
 template <class F>

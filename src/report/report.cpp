@@ -190,7 +190,7 @@ void position_section(const ReportInputs& in, std::ostringstream& md, json& summ
         const auto start = b.start, end = b.end, tokens = b.tokens;
         // Ranges far out hold few documents: leave out buckets with under a tenth of the first's tokens.
         if (tokens > 0 && static_cast<double>(tokens) >= 0.1 * first) {
-          series.points.emplace_back(0.5 * static_cast<double>(start + end), std::exp(b.nll / static_cast<double>(tokens)));
+          series.points.emplace_back(0.5 * static_cast<double>(start + end), b.ppl());
         }
         const int64_t width = buckets.front().end;
         size_t range = 0;
