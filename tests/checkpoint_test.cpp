@@ -47,9 +47,11 @@ TEST(Safetensors, RoundTripF32AndBF16Bitwise) {
                           {"b.weight", torch::randn({7}).to(torch::kBFloat16)},
                           {"scalar", torch::tensor(2.5)},
                           {"empty", torch::zeros({0, 4})}};
-  write_safetensors(dir / "x.safetensors", tensors, {{"format", "pt"}});
+  write_safetensors(dir / "x.safetensors", tensors, {{"source", "test"}});
   SafetensorsFile file(dir / "x.safetensors");
+  // {"format": "pt"} is always written (transformers refuses files without it), beside the caller's.
   EXPECT_EQ(file.metadata().at("format"), "pt");
+  EXPECT_EQ(file.metadata().at("source"), "test");
   for (const auto& [name, tensor] : tensors) {
     auto back = file.tensor(name);
     EXPECT_EQ(back.scalar_type(), tensor.scalar_type()) << name;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "config/fields.h"
+#include "config/key_docs.h"
 #include "config/run_config.h"
 #include "train/initial_model.h"
 #include "model/checkpoint.h"
@@ -254,7 +255,33 @@ TEST(Config, ResolvedNumbersAreWrittenAsGiven) {
   const auto printed = test::run_infini("train --config " + (dir / "c.yaml") + " --set train.optimizer.lr=0.003 --set run.dir=" +
                                         (dir / "run") + " --print-config");
   ASSERT_EQ(printed.status, 0) << printed.output;
-  EXPECT_NE(printed.output.find("lr: 0.003\n"), std::string::npos) << printed.output;
-  EXPECT_NE(printed.output.find("rms_norm_eps: 1e-06"), std::string::npos) << printed.output;
+  EXPECT_NE(printed.output.find("  lr: 0.003  # peak learning rate (default: 0.0003)\n"), std::string::npos)
+      << printed.output;
+  EXPECT_NE(printed.output.find("rms_norm_eps: 1e-06  #"), std::string::npos) << printed.output;
   EXPECT_FALSE(std::filesystem::exists(dir / "run")) << "printing the config started a run";
+}
+
+TEST(Config, PrintedConfigDocumentsEveryKey) {
+  test::TempDir dir;
+  test::write_text(dir / "c.yaml", kValid);
+  auto config = load_run_config(dir / "c.yaml", {"init.gate_init=-2"});  // the optional key, set
+  std::map<std::string, std::string> docs(run_config_key_docs().begin(), run_config_key_docs().end());
+  const auto leaves = flatten_config(config);
+  for (const auto& [key, value] : leaves) EXPECT_TRUE(docs.count(key)) << key << " has no meaning written";
+  for (const auto& [key, meaning] : docs) {
+    bool known = leaves.count(key) > 0;
+    for (const auto& [leaf, value] : leaves) known = known || leaf.rfind(key + ".", 0) == 0;
+    EXPECT_TRUE(known) << key << " is documented but is no key of the config";
+  }
+  // The notes are comments: the text reads back as the same config, every value line has its
+  // default, and an unset optional key is listed.
+  const auto text = documented_yaml(config);
+  EXPECT_EQ(flatten_config(parse_resolved_yaml(text, "printed")), leaves);
+  EXPECT_NE(text.find("  gate_init: -2  # every gate's"), std::string::npos) << text;
+  EXPECT_NE(text.find("  segment_length: 32  # tokens per segment: local attention's window, memory's step "
+                      "(default: 2048)\n"),
+            std::string::npos)
+      << text;
+  config.init.gate_init.reset();
+  EXPECT_NE(documented_yaml(config).find("  # gate_init: unset  # every gate's"), std::string::npos);
 }

@@ -183,6 +183,8 @@ TEST(Convert, ExportToHfRoundTripsAFullModelAndRefusesInfini) {
   std::ifstream(dir / "out/config.json") >> config;
   EXPECT_FALSE(config.contains("infini_attention"));
   EXPECT_EQ(config["model_type"], "llama");
+  EXPECT_EQ(config["architectures"], json::array({"LlamaForCausalLM"}));
+  EXPECT_EQ(config["max_position_embeddings"], 4096);  // the source's, not the segment length
   EXPECT_TRUE(fs::exists(dir / "out/tokenizer.model"));
   auto tokens = tokens_of_length(30);
   EXPECT_TRUE(torch::equal(our_logits(dir / "out", tokens), our_logits(dir / "hf", tokens)));
@@ -191,6 +193,13 @@ TEST(Convert, ExportToHfRoundTripsAFullModelAndRefusesInfini) {
                              " --set model.infini_attention.kind=infini")
                 .status,
             0);
+  // An Infini-attention checkpoint is not a plain Llama to other loaders, and still one to us.
+  json infini;
+  std::ifstream(dir / "infini/config.json") >> infini;
+  EXPECT_EQ(infini["model_type"], "infini_llama");
+  EXPECT_EQ(infini["architectures"], json::array({"InfiniLlamaForCausalLM"}));
+  EXPECT_EQ(infini["max_position_embeddings"], 4096);
+  EXPECT_EQ(read_model_config(dir / "infini").layer_kind(0), AttentionKind::Infini);
   auto refused = test::run_infini("convert --from " + (dir / "infini") + " --to " + (dir / "back") + " --to-hf");
   EXPECT_EQ(refused.status, 2);
   EXPECT_NE(refused.output.find("every layer full"), std::string::npos) << refused.output;
@@ -204,6 +213,7 @@ TEST(Convert, UnsupportedFamiliesAndMissingPiecesAreRefused) {
       {{{"rope_scaling", {{"type", "linear"}, {"factor", 2.0}}}}, "rope_scaling"},
       {{{"hidden_act", "gelu"}}, "hidden_act"},
       {{{"model_type", "mistral"}}, "model_type"},
+      {{{"model_type", "infini_llama"}}, "needs an infini_attention object"},
       {{{"attention_bias", true}}, "attention_bias"},
   };
   for (const auto& [change, key] : cases) {

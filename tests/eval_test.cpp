@@ -1,13 +1,12 @@
 // `infini eval ppl` and the command line's handling of bad input, through the real binary.
 #include <gtest/gtest.h>
 
-#include <regex>
-
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
+#include <regex>
 
 #include "data/tokenizer.h"
 #include "test_support.h"
@@ -113,6 +112,7 @@ TEST(EvalPpl, PreparedShardsScoreExactlyAsText) {
   auto text = score(dir / "docs"), shards = score(dir / "shards");
   EXPECT_EQ(text["documents"], shards["documents"]);
   EXPECT_EQ(text["total"], shards["total"]);
+  EXPECT_EQ(text["provenance"]["data_fingerprint"], shards["provenance"]["data_fingerprint"]);
   // Shards of another tokenizer are refused.
   std::filesystem::copy_file(dir / "docs/a.txt", dir / "other.txt");
   auto other = test::run_infini("tokenizer train --input " + (dir / "other.txt") + " --vocab-size 290 --out " +
@@ -216,6 +216,18 @@ TEST(EvalPpl, SeveralCheckpointsWithTheMemoryAblationFeedTheReport) {
   EXPECT_NEAR(results[0]["gates"][1]["values"][3].get<double>(), 1.0 / (1.0 + std::exp(-2.0)), 1e-6);
   EXPECT_GT(results[0]["timing"]["tokens_per_second"].get<double>(), 0.0);
   EXPECT_EQ(results[0]["model"]["infini_attention"]["kind"], "infini");
+  // Provenance: the command with its flags, the program, the date; the same documents give the
+  // same data fingerprint; an `init` checkpoint has no training step.
+  const auto& provenance = results[1]["provenance"];
+  EXPECT_NE(provenance["command"].get<std::string>().find("eval ppl --checkpoint"), std::string::npos) << provenance;
+  EXPECT_NE(provenance["command"].get<std::string>().find("--memory-ablation"), std::string::npos) << provenance;
+  EXPECT_EQ(provenance["program"].get<std::string>().rfind("infini 0.", 0), 0u) << provenance;
+  EXPECT_TRUE(std::regex_match(provenance["date"].get<std::string>(), std::regex(R"(20\d\d-\d\d-\d\dT\d\d:\d\d:\d\dZ)")))
+      << provenance;
+  EXPECT_EQ(provenance["checkpoint_step"], -1);
+  EXPECT_EQ(provenance["data_fingerprint"].get<std::string>().size(), 16u);
+  EXPECT_EQ(provenance["data_fingerprint"], single["provenance"]["data_fingerprint"]);
+  EXPECT_EQ(results[2]["provenance"]["data_fingerprint"], single["provenance"]["data_fingerprint"]);
 
   auto report = test::run_infini("report " + (dir / "b.json") + " --out " + (dir / "report"));
   ASSERT_EQ(report.status, 0) << report.output;
@@ -223,6 +235,8 @@ TEST(EvalPpl, SeveralCheckpointsWithTheMemoryAblationFeedTheReport) {
   EXPECT_NE(md.find("| ckpt | infini (linear) | 4.2 KiB ("), std::string::npos) << md;
   EXPECT_NE(md.find(fmt::format(" | 64 | {:.2f} |", single["total"]["ppl"].get<double>())), std::string::npos) << md;
   EXPECT_NE(md.find("| second without memory | infini (linear) | reset every segment | 64 |"), std::string::npos) << md;
+  EXPECT_NE(md.find(" | ckpt | ckpt without memory | "), std::string::npos) << md;  // a paired comparison
+  EXPECT_NE(md.find("## Provenance"), std::string::npos) << md;
 
   auto clash = test::run_infini("eval ppl --checkpoint " + first + " --data " + (dir / "doc.txt") +
                                 " --memory-ablation --no-memory");

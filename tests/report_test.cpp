@@ -12,6 +12,7 @@
 
 #include "core/errors.h"
 #include "eval/result_header.h"
+#include "report/paired.h"
 #include "report/report.h"
 #include "report/svg.h"
 #include "test_support.h"
@@ -75,15 +76,25 @@ TEST(Report, RendersThePapersLayoutsFromFixtures) {
   EXPECT_DOUBLE_EQ(summary["table"][0]["corpora"]["books/test"]["ppl"].get<double>(), books);
   EXPECT_FALSE(summary["table"][2]["corpora"].contains("math/test"));
 
-  // Footprint, once per checkpoint (not for the ablation run).
-  EXPECT_NE(md.find("| books-small/final | 4.2 KiB | 16.0 KiB (N = 64) | 100.0 KiB (L = 400) | 23.5× | 120.0K | 300.0 MiB | – |"),
+  // Footprint, once per checkpoint (not for the ablation run); the state each model keeps is
+  // Table 2's: xl its 16 KiB cache, not 0 B.
+  EXPECT_NE(md.find("| books-small/final | 4.2 KiB | 16.0 KiB (N = 64) | 100.0 KiB (L = 400) | 4.2 KiB (23.5×) | 120.0K | "
+                    "300.0 MiB | – |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| xl-small/final | 0 B | 16.0 KiB (N = 64) | 100.0 KiB (L = 400) | 16.0 KiB (6.2×) |"),
             std::string::npos)
       << md;
   EXPECT_EQ(summary["footprint"].size(), 2u);
+  EXPECT_EQ(summary["footprint"][1]["state_bytes"], summary["table"][2]["state_bytes"]);
 
   // Perplexity by position in doubling ranges: [0,100) [100,200) [200,400).
-  const auto& ranges = summary["by_position"]["books/test"];
+  const auto& ranges = summary["by_position"]["books/test"]["ranges"];
   ASSERT_EQ(ranges.size(), 3u);
+  EXPECT_EQ(ranges[2]["tokens"], 200);
+  EXPECT_EQ(ranges[2]["documents"], 1);
+  EXPECT_NE(md.find("| 200–400 | 200 | 1 | 34.81 | 46.53 | 50.15 |"), std::string::npos) << md;
+  EXPECT_EQ(summary["by_position"]["books/test"]["buckets"].size(), 4u);
   EXPECT_EQ(ranges[2]["start"], 200);
   EXPECT_EQ(ranges[2]["end"], 400);
   EXPECT_NEAR(ranges[2]["ppl"]["books-small/final"].get<double>(), std::exp(710.0 / 200), 1e-9);
@@ -92,17 +103,27 @@ TEST(Report, RendersThePapersLayoutsFromFixtures) {
   EXPECT_EQ(chart.rfind("<svg xmlns=\"http://www.w3.org/2000/svg\"", 0), 0u);
   EXPECT_NE(chart.find("</svg>"), std::string::npos);
   EXPECT_EQ(polyline_points(chart), (std::vector<size_t>{4, 4, 4}));
+  EXPECT_EQ(count(chart, "<circle"), 12u);  // a marker on every point
   EXPECT_EQ(count(chart, "stroke-dasharray"), 2u);  // the ablation's line and its legend entry
   EXPECT_EQ(polyline_points(files.at("ppl_by_position_math-test.svg")), (std::vector<size_t>{2}));
 
   // Table 3: lengths across, start/middle/end per cell.
   EXPECT_NE(md.find("| model | 1K | 4K |"), std::string::npos) << md;
-  EXPECT_NE(md.find("| passkey-ft/final | 100/80/100 | 60/40/100 |"), std::string::npos) << md;
+  EXPECT_NE(md.find("**Token accuracy (%)**\n\n| model | 1K | 4K |\n|---|---|---|\n| passkey-ft/final | 100/80/100 | 60/40/100 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("**Exact match (%)**\n\n| model | 1K | 4K |\n|---|---|---|\n| passkey-ft/final | 100/0/100 | 0/0/100 |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("2 keys per length and depth"), std::string::npos) << md;
+  EXPECT_EQ(summary["passkey"][0]["cells"][1]["keys"], 2);
   EXPECT_EQ(polyline_points(files.at("passkey.svg")), (std::vector<size_t>{2, 2, 2}));
+  EXPECT_EQ(count(files.at("passkey.svg"), "<circle"), 6u);
 
   // Gate maps: one per model; the stuck one is flagged, the trained one is not.
   const auto& gates = files.at("gates_books-small-final.svg");
   EXPECT_EQ(count(gates, "stroke=\"#999\""), 8u);  // 2 layers × 4 heads
+  EXPECT_EQ(count(gates, "fill=\"url(#bar)\""), 1u);  // the colour bar
   EXPECT_NE(gates.find(">0.95<"), std::string::npos);
   EXPECT_NE(gates.find("rgb(185,47,64)"), std::string::npos);  // 0.95: near the memory red
   EXPECT_NE(md.find("| 0 | 0.525 | 1 | 1 | 2 |"), std::string::npos) << md;
@@ -208,4 +229,108 @@ TEST(Report, ResultsRoundTripThroughTheirSchema) {
   auto newer = ppl[0];
   newer["schema"] = kResultSchema + 1;
   EXPECT_THROW(PerplexityResult::from_json(newer, "ppl.json[0]"), InputError);
+}
+
+TEST(Report, PairedComparisonInClosedForm) {
+  // Every document's loss lower by 0.1 nats per token: the pooled ratio is exp(-0.1) and so is
+  // every bootstrap resample's; every document improved.
+  std::vector<DocumentScore> baseline, shifted, mixed;
+  for (int i = 0; i < 20; ++i) {
+    const int64_t tokens = 100 + 37 * i;
+    const double nll = (3.0 + 0.05 * i) * static_cast<double>(tokens);
+    baseline.push_back({"d" + std::to_string(i), tokens, 4 * tokens, nll});
+    shifted.push_back({"d" + std::to_string(i), tokens, 4 * tokens, nll - 0.1 * static_cast<double>(tokens)});
+    // Half the documents better by 0.2 nats per token, half worse by 0.2.
+    mixed.push_back({"d" + std::to_string(i), tokens, 4 * tokens, nll + (i % 2 ? 0.2 : -0.2) * static_cast<double>(tokens)});
+  }
+  shifted.push_back({"only-here", 50, 200, 1.0});  // unmatched: ignored
+  const auto same = compare_paired(baseline, shifted);
+  ASSERT_TRUE(same.has_value());
+  EXPECT_EQ(same->documents, 20);
+  EXPECT_EQ(same->improved, 20);
+  EXPECT_NEAR(same->ratio, std::exp(-0.1), 1e-12);
+  EXPECT_NEAR(same->low, std::exp(-0.1), 1e-12);
+  EXPECT_NEAR(same->high, std::exp(-0.1), 1e-12);
+  // Mixed effects: half improved, the interval straddles the pooled ratio and is wide.
+  const auto split = compare_paired(baseline, mixed);
+  EXPECT_EQ(split->improved, 10);
+  EXPECT_LT(split->low, split->ratio);
+  EXPECT_GT(split->high, split->ratio);
+  EXPECT_LT(split->low, 1.0);
+  EXPECT_GT(split->high, 1.0);
+  EXPECT_GT(split->high / split->low, std::exp(0.1));
+  EXPECT_FALSE(compare_paired(baseline, {{"elsewhere", 10, 40, 5.0}}).has_value());
+}
+
+TEST(Report, ComparesResultsOnTheSameDocuments) {
+  const auto files = render_report(read_report_inputs({fixture("ppl.json")}));
+  const auto& md = files.at("report.md");
+  const auto summary = json::parse(files.at("report.json"));
+  // Memory against its own reset, and model against model, on books/test (one document there).
+  const double memory_vs_reset = std::exp(1490.0 / 400 - 1558.0 / 400);
+  EXPECT_NE(md.find(fmt::format("| books/test | books-small/final | books-small/final without memory | 1 of 1 | {:.4f} | "
+                                "{:.4f}–{:.4f} |",
+                                memory_vs_reset, memory_vs_reset, memory_vs_reset)),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| books/test | xl-small/final | books-small/final | 0 of 1 |"), std::string::npos) << md;
+  ASSERT_EQ(summary["comparisons"].size(), 2u);
+  EXPECT_NEAR(summary["comparisons"][0]["ratio"].get<double>(), memory_vs_reset, 1e-12);
+}
+
+TEST(Report, DrawsTrainingCurvesFromMetrics) {
+  test::TempDir dir;
+  std::filesystem::create_directories(dir / "runs/demo");
+  std::string log;
+  for (int step = 10; step <= 50; step += 10) {
+    const double g = 0.5 + 0.008 * step;
+    log += json({{"step", step}, {"phase", "train"}, {"loss", 6.0 - 0.05 * step}, {"lr", 1e-3}, {"tokens_seen", 100 * step},
+                 {"gates", {{"layer0", {{"mean", g}, {"heads", {g, 1 - g}}}}, {"layer1", {{"mean", 0.5}}}}}})
+               .dump() +
+           "\n";
+    if (step % 20 == 0) {
+      log += json({{"step", step}, {"phase", "validation"}, {"loss", 5.5 - 0.01 * step}, {"tokens_seen", 100 * step}}).dump() + "\n";
+    }
+  }
+  // A resumed run logs step 50 again: the last record counts.
+  log += json({{"step", 50}, {"phase", "train"}, {"loss", 3.25}, {"lr", 1e-3}, {"tokens_seen", 5000}}).dump() + "\n";
+  test::write_text(dir / "runs/demo/metrics.jsonl", log);
+  const auto inputs = read_report_inputs({fixture("gates.json"), dir / "runs/demo"});
+  ASSERT_EQ(inputs.training.size(), 1u);
+  EXPECT_EQ(inputs.training[0].train.size(), 5u);
+  EXPECT_EQ(inputs.training[0].validation.size(), 2u);
+  const auto files = render_report(inputs);
+  const auto& md = files.at("report.md");
+  EXPECT_NE(md.find("| demo | 50 | 5.0K | 3.2500 | 5.1000 (40) |"), std::string::npos) << md;
+  EXPECT_EQ(polyline_points(files.at("training_loss_demo.svg")), (std::vector<size_t>{5, 2}));
+  EXPECT_EQ(polyline_points(files.at("training_lr_demo.svg")), (std::vector<size_t>{5}));
+  // Per head where the log has heads (the resumed step-50 record has no gates), the mean otherwise.
+  EXPECT_EQ(polyline_points(files.at("training_gates_demo_layer0.svg")), (std::vector<size_t>{4, 4}));
+  EXPECT_NE(files.at("training_gates_demo_layer0.svg").find(">head 1<"), std::string::npos);
+  EXPECT_EQ(polyline_points(files.at("training_gates_demo_layer1.svg")), (std::vector<size_t>{4}));
+
+  test::write_text(dir / "broken.jsonl", json({{"step", 1}, {"loss", 2.0}}).dump() + "\n{\"step\": 2,\n");
+  try {
+    read_report_inputs({dir / "broken.jsonl"});
+    ADD_FAILURE() << "a broken line was read";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("broken.jsonl:2: not a JSON object"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Report, ShowsProvenance) {
+  auto inputs = read_report_inputs({fixture("ppl.json"), fixture("gates.json")});
+  inputs.ppl[0].provenance = {"infini eval ppl --checkpoint runs/books-small/final --max-tokens-per-doc 4096",
+                              "infini 0.3.0 (LibTorch 1.13.1)", "2026-11-30T05:00:00Z", 300, "0123456789abcdef"};
+  // Through the schema and back, and into the report; results written before it show dashes.
+  const auto back = PerplexityResult::from_json(inputs.ppl[0].to_json(), "again");
+  EXPECT_EQ(back.provenance.checkpoint_step, 300);
+  EXPECT_EQ(back.provenance.command, inputs.ppl[0].provenance.command);
+  const auto md = render_report(inputs).at("report.md");
+  EXPECT_NE(md.find("| ppl books-small/final | 300 | 0123456789abcdef | infini 0.3.0 (LibTorch 1.13.1) | "
+                    "2026-11-30T05:00:00Z | `infini eval ppl --checkpoint runs/books-small/final --max-tokens-per-doc 4096` |"),
+            std::string::npos)
+      << md;
+  EXPECT_NE(md.find("| gates "), std::string::npos) << md;
+  EXPECT_NE(md.find(" | – | – | – | – | – |"), std::string::npos) << md;
 }

@@ -200,7 +200,11 @@ TEST_F(TrainTest, ResumeIsBitExact) {
     EXPECT_EQ(record.at("tokens_seen"), whole_train.at(step).at("tokens_seen")) << "step " << step;
   }
   EXPECT_TRUE(split_train.count(12));
-  EXPECT_TRUE(whole_train.at(12).at("gates").contains("layer0"));
+  // Gates per head (the report draws them over training); the layer's mean is theirs.
+  const auto& layer0 = whole_train.at(12).at("gates").at("layer0");
+  const auto heads = layer0.at("heads").get<std::vector<double>>();
+  ASSERT_EQ(heads.size(), 4u);
+  EXPECT_NEAR((heads[0] + heads[1] + heads[2] + heads[3]) / 4, layer0.at("mean").get<double>(), 1e-9);
   EXPECT_GE(whole_train.at(12).at("epoch").get<int64_t>(), whole_train.at(1).at("epoch").get<int64_t>());
   EXPECT_GT(whole_train.at(12).at("wall_time").get<double>(), 1.7e9);
   EXPECT_GE(whole_train.at(12).at("elapsed_seconds").get<double>(), whole_train.at(1).at("elapsed_seconds").get<double>());
@@ -387,4 +391,25 @@ TEST_F(TrainTest, ValidationFollowsTheEvalSection) {
   ASSERT_GT(report.tokens, 0);
   EXPECT_NEAR(report.nll, nll(configured), 1e-9 * report.nll);
   EXPECT_GT(std::abs(report.nll - nll(PerplexityOptions{})), 1e-6 * report.nll);
+}
+
+TEST_F(TrainTest, ScoringADocumentReportsEverySegment) {
+  // What the progress line inside a long document hears: the tokens scored after each segment,
+  // without changing the score.
+  Trainer trainer(config("progress"), {});
+  const auto corpus = open_corpus(dir_ / "validation.txt", test::shared_tokenizer());
+  const auto document = corpus->load(0);
+  const auto predicted = static_cast<int64_t>(document.tokens.size()) - 1;
+  ASSERT_GT(predicted, 64);
+  PerplexityOptions options;
+  options.segment_length = 32;
+  std::vector<PositionBucket> quiet_buckets, heard_buckets;
+  std::vector<int64_t> heard;
+  const double quiet = document_nll(trainer.model(), document.tokens, options, quiet_buckets);
+  const double loud = document_nll(trainer.model(), document.tokens, options, heard_buckets,
+                                   [&](int64_t scored) { heard.push_back(scored); });
+  EXPECT_EQ(loud, quiet);
+  ASSERT_EQ(static_cast<int64_t>(heard.size()), (predicted + 31) / 32);
+  for (size_t i = 0; i + 1 < heard.size(); ++i) EXPECT_EQ(heard[i], 32 * static_cast<int64_t>(i + 1));
+  EXPECT_EQ(heard.back(), predicted);
 }

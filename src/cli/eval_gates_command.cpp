@@ -4,6 +4,7 @@
 #include "cli/output.h"
 #include "core/errors.h"
 #include "eval/gates.h"
+#include "eval/provenance.h"
 #include "model/checkpoint.h"
 
 namespace infini::cli {
@@ -30,7 +31,9 @@ void run_gates(const GatesFlags& flags) {
                  layer.memory_heads, layer.local_heads,
                  static_cast<int64_t>(layer.values.size()) - layer.memory_heads - layer.local_heads, heads);
   }
-  emit_json(GatesResult{flags.checkpoint, model_config_to_json(decoder->config()), gates}.to_json(), flags.out);
+  const GatesResult result{flags.checkpoint, model_config_to_json(decoder->config()), gates,
+                           provenance_of(flags.checkpoint, "")};
+  emit_json(result.to_json(), flags.out);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/errors.h"
+#include "core/invocation.h"
 #include "core/progress.h"
 #include "core/system.h"
 
@@ -46,7 +47,9 @@ int main(int argc, char** argv) {
   CLI::App app{"infini: long-context language models with Infini-attention, on LibTorch", "infini"};
   app.require_subcommand(1);
   app.set_help_all_flag("--help-all", "Show help for every subcommand");
-  app.set_version_flag("--version", std::string("infini ") + INFINI_VERSION + " (LibTorch " + TORCH_VERSION + ")");
+  const std::string program = std::string("infini ") + INFINI_VERSION + " (LibTorch " + TORCH_VERSION + ")";
+  infini::record_invocation(argc, argv, program);
+  app.set_version_flag("--version", program);
   infini::cli::add_convert_command(app);
   infini::cli::add_data_command(app);
   infini::cli::add_doctor_command(app);

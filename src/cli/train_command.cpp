@@ -3,6 +3,7 @@
 
 #include "cli/checks.h"
 #include "cli/commands.h"
+#include "config/key_docs.h"
 #include "config/run_config.h"
 #include "core/runtime.h"
 #include "distributed/c10d_communicator.h"
@@ -31,7 +32,7 @@ void run_train(const TrainFlags& flags) {
   RunConfig config = load_run_config(flags.config, flags.overrides);
   if (flags.print_config) {  // what the run would use, every default filled in; nothing is trained
     complete_from_init(config, flags.config);
-    std::cout << resolved_yaml(config);
+    std::cout << documented_yaml(config);
     return;
   }
   if (flags.threads >= 0) config.run.threads = flags.threads;
@@ -74,7 +75,7 @@ void add_train_command(CLI::App& app) {
   train->add_option("--threads", flags->threads, "CPU threads, instead of run.threads (0: one per core)")
       ->check(whole_number(0, kMaxThreads));
   train->add_flag("--print-config", flags->print_config,
-                  "Print the resolved config (every default filled in, --set applied) and exit");
+                  "Print the resolved config (every default filled in, --set applied) with each key's meaning and default, and exit");
   train->add_flag("--force", flags->force,
                   "Start fresh even where run.dir holds another run: its checkpoints, links and logs are deleted first");
   train->add_option("--progress", flags->progress, "Live progress bar: auto (on a terminal), on, off")

@@ -46,8 +46,6 @@ nlohmann::json read_json_file(const std::string& path) {
 
 namespace {
 
-constexpr uint64_t kFnvOffset = 14695981039346656037ull;
-
 uint64_t fnv1a(std::string_view bytes, uint64_t hash) {
   for (unsigned char c : bytes) hash = (hash ^ c) * 1099511628211ull;
   return hash;
@@ -61,17 +59,22 @@ std::string hex64(uint64_t value) {
 
 }  // namespace
 
-std::string fingerprint(std::string_view bytes) { return hex64(fnv1a(bytes, kFnvOffset)); }
+Fingerprint& Fingerprint::add(std::string_view bytes) {
+  hash_ = fnv1a(bytes, hash_);
+  return *this;
+}
+
+std::string Fingerprint::hex() const { return hex64(hash_); }
+
+std::string fingerprint(std::string_view bytes) { return Fingerprint().add(bytes).hex(); }
 
 std::string file_fingerprint(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw InputError(path + ": cannot read");
-  uint64_t hash = kFnvOffset;
+  Fingerprint hash;
   char buffer[1 << 16];
-  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) {
-    hash = fnv1a(std::string_view(buffer, static_cast<size_t>(in.gcount())), hash);
-  }
-  return hex64(hash);
+  while (in.read(buffer, sizeof(buffer)) || in.gcount() > 0) hash.add(std::string_view(buffer, static_cast<size_t>(in.gcount())));
+  return hash.hex();
 }
 
 }  // namespace infini

@@ -19,4 +19,14 @@ nlohmann::json read_json_file(const std::string& path);
 std::string fingerprint(std::string_view bytes);
 std::string file_fingerprint(const std::string& path);
 
+// The same hash fed piece by piece: fingerprint(a + b) == (Fingerprint().add(a).add(b)).hex().
+class Fingerprint {
+ public:
+  Fingerprint& add(std::string_view bytes);
+  std::string hex() const;
+
+ private:
+  uint64_t hash_ = 14695981039346656037ull;  // FNV-1a's offset basis
+};
+
 }  // namespace infini

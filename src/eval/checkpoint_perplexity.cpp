@@ -7,6 +7,7 @@
 #include "core/system.h"
 #include "data/tokenizer.h"
 #include "eval/footprint.h"
+#include "eval/provenance.h"
 #include "model/checkpoint.h"
 
 namespace infini {
@@ -38,6 +39,7 @@ std::vector<PerplexityResult> evaluate_checkpoints(const CheckpointPerplexityOpt
       auto result = evaluate_perplexity(decoder, *corpora.at(fingerprints[c]), perplexity);
       result.checkpoint = checkpoint;
       result.data = options.data;
+      result.provenance = provenance_of(checkpoint, result.provenance.data_fingerprint);
       results.push_back(std::move(result));
     }
   }

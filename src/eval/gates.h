@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/schema.h"
+#include "eval/provenance.h"
 #include "model/decoder.h"
 
 namespace infini {
@@ -34,6 +35,7 @@ struct GatesResult {
   std::string checkpoint;
   nlohmann::json model;  // the checkpoint's config.json
   std::vector<LayerGates> gates;
+  Provenance provenance;
 
   nlohmann::json to_json() const;
   static GatesResult from_json(const nlohmann::json& json, const std::string& where);
@@ -44,6 +46,7 @@ void fields(F& f, GatesResult& r) {
   f("checkpoint", r.checkpoint, required_key());
   f("model", r.model, required_key());
   f.list("gates", r.gates, required_key());
+  f.section("provenance", r.provenance);
 }
 
 constexpr double kLocalGate = 0.1, kMemoryGate = 0.9;

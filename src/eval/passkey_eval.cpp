@@ -7,6 +7,7 @@
 #include <random>
 
 #include "core/errors.h"
+#include "core/files.h"
 #include "core/json_fields.h"
 #include "eval/result_header.h"
 #include "core/progress.h"
@@ -39,6 +40,7 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
   const auto keys = passkey_keys(options.keys, options.seed);
   const auto total = static_cast<int64_t>(options.lengths.size() * options.depths.size() * keys.size());
   ProgressBar progress(total, options.progress_bar);
+  Fingerprint prompts;
   double seconds = 0.0;
   int64_t tokens = 0;
   for (const int64_t length : options.lengths) {
@@ -46,6 +48,8 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
       for (const int64_t key : keys) {
         const auto began = std::chrono::steady_clock::now();
         const auto prompt = task.prompt(length, depth, key, options.segment_length);
+        prompts.add(std::string_view(reinterpret_cast<const char*>(prompt.tokens.data()),
+                                     prompt.tokens.size() * sizeof(prompt.tokens[0])));
         GenerateOptions decoding;
         decoding.max_new_tokens = static_cast<int64_t>(prompt.answer.size());
         decoding.carry_memory = options.memory;
@@ -82,6 +86,7 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
     }
   }
   progress.clear();
+  result.provenance.data_fingerprint = prompts.hex();
   return result;
 }
 
@@ -134,6 +139,7 @@ PasskeyResult evaluate_passkey_checkpoint(const std::string& checkpoint, Passkey
   decoder->eval();
   auto result = evaluate_passkey(decoder, tokenizer, options);
   result.checkpoint = checkpoint;
+  result.provenance = provenance_of(checkpoint, result.provenance.data_fingerprint);
   return result;
 }
 

@@ -11,6 +11,7 @@
 
 #include "core/schema.h"
 #include "data/passkey.h"
+#include "eval/provenance.h"
 #include "model/decoder.h"
 
 namespace infini {
@@ -72,6 +73,7 @@ struct PasskeyResult {
   nlohmann::json model;  // the checkpoint's config.json
   PasskeyOptions options;
   std::vector<PasskeyTrial> trials;
+  Provenance provenance;
 
   // By length, then depth.
   std::vector<PasskeyCell> cells() const;
@@ -91,6 +93,7 @@ void fields(F& f, PasskeyResult& r) {
   f("lengths", r.options.lengths);
   f("depths", r.options.depths);
   f.list("trials", r.trials, required_key());
+  f.section("provenance", r.provenance);
 }
 
 // The keys drawn for a seed: the same for every length and depth, so cells compare.

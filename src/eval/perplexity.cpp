@@ -5,7 +5,9 @@
 #include <cmath>
 
 #include "core/errors.h"
+#include "core/files.h"
 #include "core/json_fields.h"
+#include "core/number_format.h"
 #include "core/progress.h"
 #include "core/runtime.h"
 #include "core/system.h"
@@ -14,7 +16,7 @@
 namespace infini {
 
 double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const PerplexityOptions& options,
-                    std::vector<PositionBucket>& buckets) {
+                    std::vector<PositionBucket>& buckets, const std::function<void(int64_t)>& scored) {
   const int64_t predicted = static_cast<int64_t>(tokens.size()) - 1;
   if (predicted <= 0) return 0.0;
   const int64_t segment = options.segment_length > 0 ? options.segment_length : decoder->config().attention.segment_length;
@@ -42,6 +44,7 @@ double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const 
       buckets[bucket].nll += values[i];
       total += values[i];
     }
+    if (scored) scored(start + length);
   });
   return total;
 }
@@ -65,6 +68,8 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
     decoder->forward(tokens, warm);
   }
   ProgressBar progress(static_cast<int64_t>(documents), options.progress_bar);
+  Fingerprint data;  // of what is scored: the names and the tokens
+  const char* pass = result.options.memory ? "memory" : "reset";
   for (size_t i = 0; i < documents; ++i) {
     const TokenizedDocument document =
         corpus.load(i, options.max_tokens_per_document > 0 ? options.max_tokens_per_document + 1 : 0);
@@ -73,12 +78,33 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
       spdlog::warn("{}: skipped, not valid UTF-8 at byte {}", document.name, document.invalid_utf8_at);
       continue;
     }
+    data.add(document.name).add(std::string_view(reinterpret_cast<const char*>(document.tokens.data()),
+                                                 document.tokens.size() * sizeof(int64_t)));
     DocumentScore score;
     score.name = document.name;
     score.bytes = document.bytes;
     score.tokens = static_cast<int64_t>(document.tokens.size()) - 1;
     const auto began = std::chrono::steady_clock::now();  // scoring only: reading and tokenising excluded
-    score.nll = document_nll(decoder, document.tokens, result.options, result.by_position);
+    // Inside a long document: the live line every quarter second, a log line every half minute.
+    auto drawn = began, logged = began;
+    auto inside = [&](int64_t done) {
+      const auto now = std::chrono::steady_clock::now();
+      const bool draw = progress.enabled() && now - drawn >= std::chrono::milliseconds(250);
+      const bool log = options.log_documents && now - logged >= std::chrono::seconds(30);
+      if (!draw && !log) return;
+      const double elapsed = result.seconds + std::chrono::duration<double>(now - began).count();
+      const auto detail = fmt::format("{} pass: {} {}/{} tokens, {:.0f} tok/s", pass, score.name, length_text(done),
+                                      length_text(score.tokens), static_cast<double>(scored + done) / elapsed);
+      if (draw) {
+        progress.update(static_cast<int64_t>(i), detail, i > 0 ? result.seconds / static_cast<double>(i) : 0.0);
+        drawn = now;
+      }
+      if (log) {
+        spdlog::info("{}", detail);
+        logged = now;
+      }
+    };
+    score.nll = document_nll(decoder, document.tokens, result.options, result.by_position, inside);
     result.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
     longest = std::max<int64_t>(longest, static_cast<int64_t>(document.tokens.size()));
     scored += score.tokens;
@@ -86,9 +112,9 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
     const double ppl = std::exp(score.nll / static_cast<double>(std::max<int64_t>(1, score.tokens)));
     if (options.log_documents) {
       progress.clear();
-      spdlog::info("{}: {} tokens, ppl {:.3f}", score.name, score.tokens, ppl);
+      spdlog::info("{} ({} pass): {} tokens, ppl {:.3f}", score.name, pass, score.tokens, ppl);
     }
-    progress.update(static_cast<int64_t>(i + 1), fmt::format("{:.0f} tok/s, last {} ppl {:.2f}", rate, score.name, ppl),
+    progress.update(static_cast<int64_t>(i + 1), fmt::format("{} pass: {:.0f} tok/s, last {} ppl {:.2f}", pass, rate, score.name, ppl),
                     result.seconds / static_cast<double>(i + 1));
     result.documents.push_back(std::move(score));
   }
@@ -96,6 +122,7 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
   if (result.documents.empty()) {
     throw InputError(corpus.path() + ": no document left to score (every one was skipped as invalid UTF-8)");
   }
+  result.provenance.data_fingerprint = data.hex();
   result.footprint = formula_footprint(decoder->config(), longest, result.options.segment_length, options.dtype);
   result.footprint.parameters = decoder->parameter_count();
   result.footprint.peak_rss_bytes = peak_rss_bytes();

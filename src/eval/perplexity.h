@@ -2,6 +2,7 @@
 // segment by segment with its memory carried (or reset per segment, the --no-memory ablation).
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "data/corpus.h"
 #include "eval/footprint.h"
 #include "eval/gates.h"
+#include "eval/provenance.h"
 #include "model/decoder.h"
 
 namespace infini {
@@ -74,6 +76,7 @@ struct PerplexityResult {
   std::vector<DocumentScore> documents;
   std::vector<PositionBucket> by_position;
   Footprint footprint;
+  Provenance provenance;
 
   PerplexityTotal total() const;
   // SPEC section 5's object: result_header("ppl"), the schema below, and what follows from it
@@ -90,19 +93,25 @@ void fields(F& f, PerplexityResult& r) {
   f("segment_length", r.options.segment_length, required_at_least(1));
   f("memory", r.options.memory);
   f.choice("dtype", r.options.dtype, kComputeDtypeNames);
+  f("bucket_width", r.options.bucket_width, at_least(1));
+  f("max_documents", r.options.max_documents, at_least(0));
+  f("max_tokens_per_document", r.options.max_tokens_per_document, at_least(0));
   f.list("documents", r.documents, required_key());
   f.list("by_position", r.by_position, required_key());
   f.section("footprint", r.footprint, required_key());
   f.list("gates", r.gates);
+  f.section("provenance", r.provenance);
 }
 
 // Summed negative log-likelihood (nats) of tokens[1:] given tokens[:-1], one document; adds each
 // prediction's loss to `buckets` by its position (the index of the predicted token minus one).
+// `scored`, when given, hears the tokens predicted so far after every segment.
 double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const PerplexityOptions& options,
-                    std::vector<PositionBucket>& buckets);
+                    std::vector<PositionBucket>& buckets, const std::function<void(int64_t)>& scored = {});
 
 // Scores every document (within the options' limits). The footprint's peaks are the process's
-// since the last reset_peak_memory() (core/system.h).
+// since the last reset_peak_memory() (core/system.h); the provenance holds the data's fingerprint
+// (the caller knows the checkpoint).
 PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, const PerplexityOptions& options);
 
 }  // namespace infini

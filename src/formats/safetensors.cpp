@@ -31,7 +31,11 @@ std::string dtype_to_name(torch::ScalarType dtype) {
 void write_safetensors(const std::string& path, const NamedTensors& tensors,
                        const std::map<std::string, std::string>& metadata) {
   nlohmann::json header = nlohmann::json::object();
-  if (!metadata.empty()) header["__metadata__"] = metadata;
+  // {"format": "pt"} as torch's safetensors writer puts it: several transformers releases refuse
+  // a file without it.
+  auto tagged = metadata;
+  tagged.emplace("format", "pt");
+  header["__metadata__"] = tagged;
   std::vector<torch::Tensor> contiguous;
   size_t offset = 0;
   for (const auto& [name, tensor] : tensors) {

@@ -45,8 +45,7 @@ void save_hf_model(const std::string& dir, Decoder& decoder, const std::string& 
     }
   }
   auto json = model_config_to_json(config);
-  json.erase("infini_attention");
-  json["max_position_embeddings"] = config.attention.segment_length;
+  json.erase("infini_attention");  // max_position_embeddings is the source's, written by the schema
   StagedDirectory writer(dir);
   stage_model(writer, decoder, tokenizer);
   writer.write_text("config.json", json.dump(2) + "\n");  // replaces the one with infini_attention

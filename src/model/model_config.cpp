@@ -64,7 +64,13 @@ void ModelConfig::validate(const std::string& where) const {
 }
 
 nlohmann::json model_config_to_json(const ModelConfig& config) {
-  nlohmann::json json = {{"architectures", {"LlamaForCausalLM"}}, {"model_type", "llama"}, {"hidden_act", "silu"}};
+  bool plain_llama = true;
+  for (int64_t layer = 0; layer < config.num_hidden_layers; ++layer) {
+    plain_llama = plain_llama && config.layer_kind(layer) == AttentionKind::Full;
+  }
+  nlohmann::json json = {{"architectures", {plain_llama ? "LlamaForCausalLM" : "InfiniLlamaForCausalLM"}},
+                         {"model_type", plain_llama ? "llama" : kInfiniModelType},
+                         {"hidden_act", "silu"}};
   ModelConfig resolved = config;
   resolved.resolve_defaults();
   JsonFieldWriter writer(json);
@@ -79,9 +85,14 @@ namespace {
 // would load without error and compute something else, so it is refused by name.
 void reject_unsupported_family(const nlohmann::json& json, const std::string& where) {
   auto is = [&](const char* key, auto value) { return json.contains(key) && json[key] == value; };
-  if (json.contains("model_type") && !is("model_type", "llama")) {
-    throw InputError(where + ": model_type '" + json["model_type"].dump() +
-                     "' is not supported (Llama-family checkpoints only: model_type \"llama\")");
+  if (json.contains("model_type") && !is("model_type", "llama") && !is("model_type", kInfiniModelType)) {
+    throw InputError(where + ": model_type " + json["model_type"].dump() +
+                     " is not supported (Llama-family checkpoints only: model_type \"llama\" or \"" +
+                     kInfiniModelType + "\")");
+  }
+  const bool has_infini = json.contains("infini_attention") && !json["infini_attention"].is_null();
+  if (is("model_type", kInfiniModelType) && !has_infini) {
+    throw InputError(where + ": model_type \"" + kInfiniModelType + "\" needs an infini_attention object");
   }
   if (json.contains("rope_scaling") && !json["rope_scaling"].is_null()) {
     throw InputError(where + ": rope_scaling is not supported (only plain RoPE with rope_theta)");

@@ -35,6 +35,10 @@ struct ModelConfig {
   int64_t intermediate_size = 11008;
   double rms_norm_eps = 1e-6;
   double rope_theta = 10000.0;
+  // The positions the weights were pre-trained on with full attention (Hugging Face's default
+  // 2048; an import keeps its source's). Infini layers see positions only inside a segment; the
+  // value travels so that `convert --to-hf` gives it back.
+  int64_t max_position_embeddings = 2048;
   bool tie_word_embeddings = false;
   int64_t bos_token_id = 1;
   int64_t eos_token_id = 2;
@@ -73,6 +77,7 @@ void fields(F& f, ModelConfig& c) {
   f("intermediate_size", c.intermediate_size, at_least(1));
   f("rms_norm_eps", c.rms_norm_eps, between(0.0, 1.0));
   f("rope_theta", c.rope_theta, at_least(1.0));
+  f("max_position_embeddings", c.max_position_embeddings, at_least(1));
   f("tie_word_embeddings", c.tie_word_embeddings);
   f("bos_token_id", c.bos_token_id, at_least(0));
   f("eos_token_id", c.eos_token_id, at_least(0));
@@ -80,7 +85,12 @@ void fields(F& f, ModelConfig& c) {
   f.section("infini_attention", c.attention);
 }
 
-// config.json. A config without "infini_attention" is a plain Llama: every layer `full`.
+// config.json. A config without "infini_attention" is a plain Llama: every layer `full`. A model
+// with any layer that is not `full` is written as model_type "infini_llama" (architecture
+// InfiniLlamaForCausalLM), so that Hugging Face loaders refuse it (AutoConfig) or warn (an
+// explicit LlamaForCausalLM) instead of silently computing full attention without the gates and
+// memory; both model types are read here.
+inline constexpr const char* kInfiniModelType = "infini_llama";
 nlohmann::json model_config_to_json(const ModelConfig& config);
 ModelConfig model_config_from_json(const nlohmann::json& json, const std::string& where);
 

@@ -52,6 +52,14 @@ std::vector<double> log_ticks(double low, double high) {
   return ticks;
 }
 
+// 0 → blue (33,102,172), 0.5 → white, 1 → red (178,24,43)
+std::string diverging_colour(double value) {
+  const double v = std::clamp(value, 0.0, 1.0);
+  const double t = std::fabs(v - 0.5) * 2;
+  auto channel = [&](double low, double high) { return static_cast<int>(255 + t * ((v < 0.5 ? low : high) - 255)); };
+  return fmt::format("rgb({},{},{})", channel(33, 178), channel(102, 24), channel(172, 43));
+}
+
 }  // namespace
 
 std::string escape(const std::string& text) {
@@ -143,14 +151,16 @@ std::string render(const LinePlot& plot) {
   for (size_t i = 0; i < plot.series.size(); ++i) {
     const auto& s = plot.series[i];
     const char* colour = kColours[i % std::size(kColours)];
-    std::string points;
+    std::string points, markers;
     for (const auto& [x, y] : s.points) {
       if (!std::isfinite(x) || !std::isfinite(y) || (plot.log_x && x <= 0) || (plot.log_y && y <= 0)) continue;
       const double cy = std::clamp(ys(y), kTop, kHeight - kBottom);
       points += fmt::format("{}{:.1f},{:.1f}", points.empty() ? "" : " ", xs(x), cy);
+      markers += fmt::format(R"svg(<circle cx="{:.1f}" cy="{:.1f}" r="3" fill="{}"/>)svg" "\n", xs(x), cy, colour);
     }
     out << fmt::format(R"svg(<polyline fill="none" stroke="{}" stroke-width="2"{} points="{}"/>)svg" "\n", colour,
                        s.dashed ? R"svg( stroke-dasharray="6 4")svg" : "", points);
+    if (s.points.size() <= kMaxMarkers) out << markers;  // a single point is a marker, not an empty plot
     const double ly = kTop + 14 + 18 * static_cast<double>(i);
     out << fmt::format(R"svg(<line x1="{:.1f}" y1="{:.1f}" x2="{:.1f}" y2="{:.1f}" stroke="{}" stroke-width="2"{}/>)svg" "\n",
                        width - right + 12, ly - 4, width - right + 36, ly - 4, colour,
@@ -164,7 +174,8 @@ std::string render(const LinePlot& plot) {
 std::string render(const HeatMap& map) {
   const size_t columns = map.values.empty() ? 0 : map.values.front().size();
   const double cell = 44, left = 90, top = 50;
-  const double width = std::max(left + cell * static_cast<double>(columns) + 30,
+  const double bar_x = left + cell * static_cast<double>(columns) + 24;  // the colour bar, right of the grid
+  const double width = std::max(bar_x + 70,
                                  20 + kCharWidth * static_cast<double>(std::max(map.legend.size(), map.title.size() * 5 / 4)));
   const double height = top + cell * static_cast<double>(map.values.size()) + 70;
   std::ostringstream out;
@@ -178,21 +189,31 @@ std::string render(const HeatMap& map) {
     out << fmt::format(R"svg(<text x="{:.0f}" y="{:.1f}" text-anchor="end">{}</text>)svg" "\n", left - 8, y + cell / 2 + 4,
                        escape(r < map.rows.size() ? map.rows[r] : std::to_string(r)));
     for (size_t c = 0; c < map.values[r].size(); ++c) {
-      const double v = std::clamp(map.values[r][c], 0.0, 1.0);
-      // 0 → blue (33,102,172), 0.5 → white, 1 → red (178,24,43)
-      const double t = std::fabs(v - 0.5) * 2;
-      const int red = static_cast<int>(v < 0.5 ? 255 + t * (33 - 255) : 255 + t * (178 - 255));
-      const int green = static_cast<int>(v < 0.5 ? 255 + t * (102 - 255) : 255 + t * (24 - 255));
-      const int blue = static_cast<int>(v < 0.5 ? 255 + t * (172 - 255) : 255 + t * (43 - 255));
+      const double t = std::fabs(std::clamp(map.values[r][c], 0.0, 1.0) - 0.5) * 2;
       const double x = left + cell * static_cast<double>(c);
-      out << fmt::format(R"svg(<rect x="{:.0f}" y="{:.0f}" width="{:.0f}" height="{:.0f}" fill="rgb({},{},{})" stroke="#999"/>)svg"
+      out << fmt::format(R"svg(<rect x="{:.0f}" y="{:.0f}" width="{:.0f}" height="{:.0f}" fill="{}" stroke="#999"/>)svg"
                          "\n",
-                         x, y, cell, cell, red, green, blue);
+                         x, y, cell, cell, diverging_colour(map.values[r][c]));
       out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="middle" font-size="11" fill="{}">{:.2f}</text>)svg" "\n",
                          x + cell / 2, y + cell / 2 + 4, t > 0.6 ? "white" : "black", map.values[r][c]);
     }
   }
   const double bottom = top + cell * static_cast<double>(map.values.size());
+  // The colour bar: 1 at the top, 0 at the bottom, ticks where the classes change.
+  const double bar_top = top, bar_height = std::max(cell * 2, bottom - top);
+  out << R"svg(<defs><linearGradient id="bar" x1="0" y1="1" x2="0" y2="0">)svg";
+  for (const double stop : {0.0, 0.5, 1.0}) {
+    out << fmt::format(R"svg(<stop offset="{}" stop-color="{}"/>)svg", stop, diverging_colour(stop));
+  }
+  out << "</linearGradient></defs>\n";
+  out << fmt::format(R"svg(<rect x="{:.0f}" y="{:.0f}" width="14" height="{:.0f}" fill="url(#bar)" stroke="#666"/>)svg" "\n",
+                     bar_x, bar_top, bar_height);
+  for (const double tick : {0.0, 0.1, 0.5, 0.9, 1.0}) {
+    const double y = bar_top + bar_height * (1 - tick);
+    out << fmt::format(R"svg(<line x1="{0:.0f}" y1="{1:.1f}" x2="{2:.0f}" y2="{1:.1f}" stroke="#333"/>)svg"
+                       R"svg(<text x="{3:.0f}" y="{4:.1f}" font-size="11">{5:g}</text>)svg" "\n",
+                       bar_x + 14, y, bar_x + 18, bar_x + 21, y + 4, tick);
+  }
   for (size_t c = 0; c < columns; ++c) {
     out << fmt::format(R"svg(<text x="{:.1f}" y="{:.1f}" text-anchor="middle">{}</text>)svg" "\n",
                        left + cell * (static_cast<double>(c) + 0.5), bottom + 16, c);

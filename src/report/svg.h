@@ -9,9 +9,11 @@ namespace infini::svg {
 
 struct Series {
   std::string name;
-  std::vector<std::pair<double, double>> points;  // (x, y), drawn in order
-  bool dashed = false;
+  std::vector<std::pair<double, double>> points;  // (x, y), drawn in order, each with a marker
+  bool dashed = false;                             // (markers only up to kMaxMarkers points)
 };
+
+constexpr size_t kMaxMarkers = 100;
 
 struct LinePlot {
   std::string title;
@@ -22,7 +24,8 @@ struct LinePlot {
   std::vector<Series> series;
 };
 
-// A grid of values in [0, 1], blue (0) through white (0.5) to red (1), each cell labelled.
+// A grid of values in [0, 1], blue (0) through white (0.5) to red (1), each cell labelled, with a
+// colour bar beside it.
 struct HeatMap {
   std::string title;
   std::string row_label, column_label;

@@ -56,7 +56,7 @@ void TrainingLog::step(const StepReport& report, double seconds, const TrainerSt
   std::string gate_text;
   for (const auto& g : gates) {
     gate_record["layer" + std::to_string(g.layer)] = {
-        {"mean", g.mean}, {"below_0.1", g.local_heads}, {"above_0.9", g.memory_heads}};
+        {"mean", g.mean}, {"below_0.1", g.local_heads}, {"above_0.9", g.memory_heads}, {"heads", g.values}};
     gate_text += fmt::format(" {:.2f}({}<.1,{}>.9)", g.mean, g.local_heads, g.memory_heads);
   }
   if (main_) {
