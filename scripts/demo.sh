@@ -30,7 +30,7 @@ checkpoint=$(ls -d "$run"/checkpoints/step-* | sort | tail -1)
 $infini eval ppl --checkpoint "$checkpoint" --data data/corpora/books/test --max-tokens-per-doc 16384 \
   --bucket-width 2048 --memory-ablation --progress off --out "$run/ppl.json"
 $infini eval passkey --checkpoint "$checkpoint" --lengths 1K,4K,16K --keys 3 --progress off --out "$run/passkey.json"
-$infini report "$run/ppl.json" "$run/passkey.json" --out "$run/report"
+$infini report "$run/ppl.json" "$run/passkey.json" "$run" --out "$run/report"  # "$run": its training curves
 
 python3 - "$run" "$checkpoint" <<'PY'
 import json, math, sys
