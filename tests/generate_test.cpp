@@ -69,7 +69,10 @@ TEST(Generate, WithoutMemoryEqualsTeacherForcingWithTheMemoryResetPerSegment) {
   GenerateOptions options;
   options.max_new_tokens = 20;
   options.carry_memory = false;
+  std::vector<int64_t> read;  // what a progress line hears: each whole segment of the prompt
+  options.prompt_read = [&](int64_t tokens) { read.push_back(tokens); };
   auto produced = generate(model, prompt, options);
+  EXPECT_EQ(read, (std::vector<int64_t>{8, 16, 24, 32}));
   std::vector<int64_t> all = prompt;
   all.insert(all.end(), produced.begin(), produced.end());
   torch::NoGradGuard no_grad;

@@ -51,6 +51,7 @@ std::vector<int64_t> generate(Decoder& decoder, const std::vector<int64_t>& prom
   for (int64_t start = 0; start < whole; start += segment) {
     current.assign(prompt.begin() + start, prompt.begin() + start + segment - 1);
     push(prompt[static_cast<size_t>(start + segment - 1)]);
+    if (options.prompt_read) options.prompt_read(start + segment);
   }
   if (whole < static_cast<int64_t>(prompt.size())) {
     current.assign(prompt.begin() + whole, prompt.end() - 1);

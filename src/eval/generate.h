@@ -22,6 +22,7 @@ struct GenerateOptions {
   uint64_t seed = 0;
   int64_t stop_token = -1;   // stop after producing it (the eos id); -1: never
   bool carry_memory = true;  // false: every segment starts from an empty state (the ablation)
+  std::function<void(int64_t)> prompt_read;  // hears the prompt tokens read after each whole segment
 };
 
 // The new tokens after `prompt` (which should start with bos). `on_token` sees each as it comes.

@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "core/files.h"
+#include "core/number_format.h"
 #include "core/json_fields.h"
 #include "eval/result_header.h"
 #include "core/progress.h"
@@ -41,6 +42,7 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
   const auto total = static_cast<int64_t>(options.lengths.size() * options.depths.size() * keys.size());
   ProgressBar progress(total, options.progress_bar);
   Fingerprint prompts;
+  const char* pass = options.memory ? "memory" : "reset";
   double seconds = 0.0;
   int64_t tokens = 0;
   for (const int64_t length : options.lengths) {
@@ -53,6 +55,17 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
         GenerateOptions decoding;
         decoding.max_new_tokens = static_cast<int64_t>(prompt.answer.size());
         decoding.carry_memory = options.memory;
+        // A long prompt redraws the live line as it is read (a 1M-token prompt takes minutes).
+        auto drawn = began;
+        decoding.prompt_read = [&](int64_t read) {
+          const auto now = std::chrono::steady_clock::now();
+          if (!progress.enabled() || now - drawn < std::chrono::milliseconds(250)) return;
+          drawn = now;
+          const auto done = static_cast<int64_t>(result.trials.size());
+          progress.update(done, fmt::format("{} pass: length {} depth {:.2f}: {}/{} tokens read", pass, length, depth,
+                                            length_text(static_cast<double>(read)), length_text(static_cast<double>(prompt.tokens.size()))),
+                          done > 0 ? seconds / static_cast<double>(done) : 0.0);
+        };
         const auto produced = generate(decoder, prompt.tokens, decoding);
         PasskeyTrial trial;
         trial.length = length;
@@ -75,7 +88,7 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
         tokens += length;
         result.trials.push_back(trial);
         const auto done = static_cast<int64_t>(result.trials.size());
-        progress.update(done, fmt::format("length {} depth {:.2f}: {:.0f} tok/s", length, depth,
+        progress.update(done, fmt::format("{} pass: length {} depth {:.2f}: {:.0f} tok/s", pass, length, depth,
                                                 seconds > 0 ? static_cast<double>(tokens) / seconds : 0.0),
                         seconds / static_cast<double>(done));
       }

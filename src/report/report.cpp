@@ -38,7 +38,9 @@ void report::provenance_section(const ReportInputs& in, std::ostringstream& md, 
   md << "## Provenance\n\n| result | checkpoint step | data fingerprint | program | date | command |\n"
         "|---|---|---|---|---|---|\n";
   auto out = json::array();
+  bool unrecorded = false;
   for (const auto& [result, p] : rows) {
+    unrecorded = unrecorded || p->date.empty();
     auto or_dash = [](const std::string& text) { return text.empty() ? std::string("–") : text; };
     md << fmt::format("| {} | {} | {} | {} | {} | {} |\n", result,
                       p->checkpoint_step >= 0 ? std::to_string(p->checkpoint_step) : "–", or_dash(p->data_fingerprint),
@@ -50,7 +52,7 @@ void report::provenance_section(const ReportInputs& in, std::ostringstream& md, 
                    {"date", p->date},
                    {"command", p->command}});
   }
-  md << "\nResults written before provenance was recorded show –.\n\n";
+  md << (unrecorded ? "\nResults written before provenance was recorded show –.\n\n" : "\n");
   summary["provenance"] = out;
 }
 
