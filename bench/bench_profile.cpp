@@ -1,0 +1,169 @@
+// Benchmark: where a training step's time goes. The configuration of issue 15 (4 infini layers,
+// hidden 256, 4 heads, FFN 688, vocabulary 8000, untied embeddings, segments of 256 × 4,
+// batch 4, delta memory, float32), warmed up, then profiled for a few steps of
+// sequence_loss + backward + AdamW: wall time by phase (forward, backward, optimizer), and
+// self time by ATen op and by op family from LibTorch's profiler. Prints numbers; asserts
+// nothing. One process per configuration, e.g.
+//   build/bench_profile; build/bench_profile --plain
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <torch/csrc/autograd/profiler_legacy.h>
+#include <vector>
+
+#include "bench_model.h"
+#include "core/runtime.h"
+#include "train/bptt.h"
+#include "train/optimizer.h"
+
+using namespace infini;
+namespace profiler = torch::autograd::profiler;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// A family of ops, for the summary: what the time is spent on, whatever the op's exact name.
+std::string family(const std::string& op) {
+  auto has = [&](const char* part) { return op.find(part) != std::string::npos; };
+  if (has("mm") || has("matmul") || has("linear") || has("baddbmm") || has("addmm")) return "matmul";
+  if (has("softmax") || has("log_softmax") || has("nll_loss") || has("cross_entropy")) return "softmax / loss";
+  if (has("elu") || has("silu") || has("sigmoid")) return "activations";
+  if (has("rsqrt") || has("pow") || has("mean") || has("rms")) return "norms";
+  if (has("copy_") || has("contiguous") || has("clone") || has("cat") || has("stack") || has("to") ||
+      has("empty") || has("zeros") || has("fill_") || has("index") || has("gather") || has("scatter") ||
+      has("embedding")) {
+    return "copies, allocation, indexing";
+  }
+  if (has("add") || has("mul") || has("div") || has("sub") || has("sum") || has("sqrt") || has("lerp") ||
+      has("addcmul") || has("addcdiv") || has("neg") || has("where") || has("masked")) {
+    return "elementwise and reductions";
+  }
+  return "other";
+}
+
+struct OpTime {
+  double self_us = 0, total_us = 0;
+  int64_t calls = 0;
+};
+
+// Self time per op name: each push/pop pair's duration minus its children's, per thread.
+std::map<std::string, OpTime> self_times(const profiler::thread_event_lists& lists) {
+  std::map<std::string, OpTime> ops;
+  for (const auto& events : lists) {
+    struct Open {
+      const profiler::LegacyEvent* push;
+      double children_us;
+    };
+    std::vector<Open> stack;
+    for (const auto& e : events) {
+      if (e.kind() == profiler::EventKind::PushRange) {
+        stack.push_back({&e, 0.0});
+      } else if (e.kind() == profiler::EventKind::PopRange && !stack.empty()) {
+        const auto open = stack.back();
+        stack.pop_back();
+        const double total = open.push->cpuElapsedUs(e);
+        auto& op = ops[open.push->name()];
+        op.total_us += total;
+        op.self_us += total - open.children_us;
+        op.calls += 1;
+        if (!stack.empty()) stack.back().children_us += total;
+      }
+    }
+  }
+  return ops;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Where a training step's time goes"};
+  int threads = 2, steps = 3, warmup = 2, top = 25;
+  int64_t segment = 256, segments = 4, batch = 4;
+  bool plain = false;
+  app.add_option("--threads", threads, "0: one per core")->capture_default_str();
+  app.add_option("--steps", steps, "profiled steps")->capture_default_str();
+  app.add_option("--warmup", warmup, "steps before profiling")->capture_default_str();
+  app.add_option("--segment", segment)->capture_default_str();
+  app.add_option("--segments", segments, "segments per sequence, backpropagated through the memory")->capture_default_str();
+  app.add_option("--batch", batch)->capture_default_str();
+  app.add_option("--top", top, "ops listed")->capture_default_str();
+  app.add_flag("--plain", plain, "keep every segment's activations (no segment checkpointing)");
+  CLI11_PARSE(app, argc, argv);
+  set_threads(threads);
+
+  ModelConfig config = bench::small_model_config(segment);
+  config.attention.memory_update = MemoryUpdate::Delta;
+  Decoder model(config);
+  model->initialise(0);
+  NamedTensors parameters;
+  for (const auto& item : model->named_parameters()) parameters.emplace_back(item.key(), item.value());
+  AdamW optimizer({{"all", parameters, 1e-3, 0.1}}, {0.9, 0.95, 1e-8});
+  const int64_t length = segments * segment;
+  auto tokens = torch::randint(config.vocab_size, {batch, length});
+  auto targets = torch::randint(config.vocab_size, {batch, length});
+  auto starts = torch::zeros({batch, length}, torch::kBool);
+  const BpttOptions bptt{segment, 0, !plain};
+
+  struct Phases {
+    double forward = 0, backward = 0, optimizer = 0;
+  };
+  auto step = [&](Phases& phases) {
+    auto start = Clock::now();
+    auto loss = sequence_loss(model, tokens, targets, starts, ModelState{}, bptt).loss_sum / static_cast<double>(batch * length);
+    phases.forward += since(start);
+    start = Clock::now();
+    loss.backward();
+    phases.backward += since(start);
+    start = Clock::now();
+    optimizer.step(1.0);
+    optimizer.zero_grad();
+    phases.optimizer += since(start);
+  };
+
+  Phases unprofiled, profiled;
+  for (int i = 0; i < warmup; ++i) step(unprofiled);
+  unprofiled = {};
+  for (int i = 0; i < steps; ++i) step(unprofiled);  // the phases without the profiler's overhead
+  profiler::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+  for (int i = 0; i < steps; ++i) step(profiled);
+  const auto ops = self_times(profiler::disableProfilerLegacy());
+
+  const double tokens_per_step = static_cast<double>(batch * length);
+  const double wall = unprofiled.forward + unprofiled.backward + unprofiled.optimizer;
+  std::printf("threads %d, batch %ld x %ld segments of %ld, %s, %d steps\n", torch::get_num_threads(), batch, segments,
+              segment, plain ? "no checkpointing" : "segment checkpointing", steps);
+  std::printf("%.0f tokens/s without the profiler\n\nphase        s/step   share\n", tokens_per_step * steps / wall);
+  for (const auto& [name, seconds] : {std::pair<const char*, double>{"forward", unprofiled.forward},
+                                      {"backward", unprofiled.backward},
+                                      {"optimizer", unprofiled.optimizer}}) {
+    std::printf("%-10s %8.3f %6.1f%%\n", name, seconds / steps, 100.0 * seconds / wall);
+  }
+
+  double profiled_self = 0;
+  std::map<std::string, double> families;
+  std::vector<std::pair<std::string, OpTime>> sorted(ops.begin(), ops.end());
+  for (const auto& [name, op] : sorted) {
+    profiled_self += op.self_us;
+    families[family(name)] += op.self_us;
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.self_us > b.second.self_us; });
+  const double profiled_wall = (profiled.forward + profiled.backward + profiled.optimizer) * 1e6;
+  std::printf("\nwith the profiler: %.3f s/step (its overhead %.0f%%); self time by op family:\n",
+              profiled_wall / 1e6 / steps, 100.0 * (profiled_wall / (wall * 1e6) - 1));
+  std::vector<std::pair<std::string, double>> by_family(families.begin(), families.end());
+  std::sort(by_family.begin(), by_family.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  for (const auto& [name, us] : by_family) std::printf("  %-30s %8.1f ms/step %6.1f%%\n", name.c_str(), us / 1e3 / steps, 100.0 * us / profiled_self);
+  std::printf("\ntop ops by self time:\n  %-50s %8s %8s %10s %10s\n", "op", "calls", "ms/step", "self", "incl. ms");
+  for (int i = 0; i < top && i < static_cast<int>(sorted.size()); ++i) {
+    const auto& [name, op] = sorted[static_cast<size_t>(i)];
+    std::printf("  %-50s %8ld %8.1f %9.1f%% %10.1f\n", name.substr(0, 50).c_str(), op.calls / steps,
+                op.self_us / 1e3 / steps, 100.0 * op.self_us / profiled_self, op.total_us / 1e3 / steps);
+  }
+  return 0;
+}
