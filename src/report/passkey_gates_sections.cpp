@@ -24,7 +24,6 @@ std::string depth_name(double depth) {
 
 }  // namespace
 
-// Section 4: passkey accuracy in Table 3's layout, token accuracy and exact match.
 void passkey_section(const ReportInputs& in, std::ostringstream& md, json& summary,
                      std::map<std::string, std::string>& files) {
   if (in.passkey.empty()) return;
@@ -98,7 +97,6 @@ void passkey_section(const ReportInputs& in, std::ostringstream& md, json& summa
   summary["passkey"] = table;
 }
 
-// Section 5: one gate map per model.
 void gates_section(const ReportInputs& in, std::ostringstream& md, json& summary,
                    std::map<std::string, std::string>& files) {
   std::vector<std::pair<std::string, std::vector<LayerGates>>> models;  // label → gates, first seen wins

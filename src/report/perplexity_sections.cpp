@@ -8,8 +8,8 @@
 #include <fmt/format.h>
 
 #include "core/number_format.h"
-#include "report/svg.h"
 #include "report/paired.h"
+#include "report/svg.h"
 
 namespace infini::report {
 
@@ -73,7 +73,6 @@ std::string corpus_of(const PerplexityResult& result) { return corpus_label(resu
 
 }  // namespace
 
-// Section 1: Table 2 and the footprint table.
 void perplexity_tables(const ReportInputs& in, std::ostringstream& md, json& summary) {
   std::vector<std::string> corpora, rows;
   std::map<std::string, std::map<std::string, const PerplexityResult*>> cells;  // row → corpus → result
@@ -145,7 +144,6 @@ void perplexity_tables(const ReportInputs& in, std::ostringstream& md, json& sum
   summary["footprint"] = footprints;
 }
 
-// Section 2: perplexity against position, per corpus, in doubling ranges and as a chart.
 void position_section(const ReportInputs& in, std::ostringstream& md, json& summary,
                       std::map<std::string, std::string>& files) {
   std::map<std::string, std::vector<const PerplexityResult*>> by_corpus;
