@@ -82,9 +82,9 @@ TrainingRun read_training_run(const std::string& path) {
       throw InputError(where + ": not a JSON object (metrics.jsonl holds one record a line)");
     }
     if (!record.is_object()) throw InputError(where + ": not a JSON object (metrics.jsonl holds one record a line)");
-    const auto phase = record.value("phase", std::string("train"));
+    const bool validation_record = record.contains("phase") && record["phase"] == "validation";
     auto point = point_of(record, where);
-    (phase == "validation" ? validation : train)[point.step] = std::move(point);
+    (validation_record ? validation : train)[point.step] = std::move(point);
   }
   if (train.empty() && validation.empty()) throw InputError(run.path + ": no training records");
   for (auto& [step, p] : train) run.train.push_back(std::move(p));
