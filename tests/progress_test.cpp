@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "core/progress.h"
 
@@ -27,4 +29,15 @@ TEST(Progress, LineFitsTheTerminal) {
   const auto narrow = progress_line(10, 10, detail, "0s", 60);
   EXPECT_EQ(std::count(narrow.begin(), narrow.end(), '#'), 10);
   EXPECT_NE(narrow.find('~'), std::string::npos) << narrow;
+}
+
+TEST(Progress, RedrawIsDueAQuarterSecondAfterTheLast) {
+  EXPECT_FALSE(ProgressBar(10, false).due());  // a disabled bar never draws
+  ProgressBar bar(10, true);
+  EXPECT_TRUE(bar.due());
+  bar.update(1, "", 0.0);
+  EXPECT_FALSE(bar.due());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_TRUE(bar.due());
+  bar.clear();
 }

@@ -54,6 +54,11 @@ void ProgressBar::update(int64_t done, const std::string& detail, double seconds
   std::fflush(stderr);
   drawn_ = true;
   active_ = this;
+  last_draw_ = std::chrono::steady_clock::now();
+}
+
+bool ProgressBar::due() const {
+  return enabled_ && std::chrono::steady_clock::now() - last_draw_ >= std::chrono::milliseconds(250);
 }
 
 void ProgressBar::clear() {

@@ -3,6 +3,7 @@
 // periodic log lines are the progress.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -15,6 +16,9 @@ class ProgressBar {
   // `done` of `total` units finished; `detail` is printed after the count; `seconds_per_unit`
   // (the recent rate) gives the ETA.
   void update(int64_t done, const std::string& detail, double seconds_per_unit);
+  // Whether a redraw is worth it now: enabled, and a quarter second since the last one (for
+  // callers in a tight loop, such as one call per segment inside a long document).
+  bool due() const;
   // Clears the live line so a log line can be printed cleanly.
   void clear();
   // Clears whichever bar is drawn (the log's sink calls this before every line).
@@ -28,6 +32,7 @@ class ProgressBar {
   int64_t total_;
   bool enabled_;
   bool drawn_ = false;
+  std::chrono::steady_clock::time_point last_draw_{};
   static ProgressBar* active_;  // the bar last drawn and not cleared since (the main thread's)
 };
 

@@ -56,11 +56,8 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
         decoding.max_new_tokens = static_cast<int64_t>(prompt.answer.size());
         decoding.carry_memory = options.memory;
         // A long prompt redraws the live line as it is read (a 1M-token prompt takes minutes).
-        auto drawn = began;
         decoding.prompt_read = [&](int64_t read) {
-          const auto now = std::chrono::steady_clock::now();
-          if (!progress.enabled() || now - drawn < std::chrono::milliseconds(250)) return;
-          drawn = now;
+          if (!progress.due()) return;
           const auto done = static_cast<int64_t>(result.trials.size());
           progress.update(done, fmt::format("{} pass: length {} depth {:.2f}: {}/{} tokens read", pass, length, depth,
                                             length_text(static_cast<double>(read)), length_text(static_cast<double>(prompt.tokens.size()))),

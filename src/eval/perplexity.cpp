@@ -85,20 +85,17 @@ PerplexityResult evaluate_perplexity(Decoder& decoder, const Corpus& corpus, con
     score.bytes = document.bytes;
     score.tokens = static_cast<int64_t>(document.tokens.size()) - 1;
     const auto began = std::chrono::steady_clock::now();  // scoring only: reading and tokenising excluded
-    // Inside a long document: the live line every quarter second, a log line every half minute.
-    auto drawn = began, logged = began;
+    // Inside a long document: the live line when due, a log line every half minute.
+    auto logged = began;
     auto inside = [&](int64_t done) {
       const auto now = std::chrono::steady_clock::now();
-      const bool draw = progress.enabled() && now - drawn >= std::chrono::milliseconds(250);
+      const bool draw = progress.due();
       const bool log = options.log_documents && now - logged >= std::chrono::seconds(30);
       if (!draw && !log) return;
       const double elapsed = result.seconds + std::chrono::duration<double>(now - began).count();
       const auto detail = fmt::format("{} pass: {} {}/{} tokens, {:.0f} tok/s", pass, score.name, length_text(done),
                                       length_text(score.tokens), static_cast<double>(scored + done) / elapsed);
-      if (draw) {
-        progress.update(static_cast<int64_t>(i), detail, i > 0 ? result.seconds / static_cast<double>(i) : 0.0);
-        drawn = now;
-      }
+      if (draw) progress.update(static_cast<int64_t>(i), detail, i > 0 ? result.seconds / static_cast<double>(i) : 0.0);
       if (log) {
         spdlog::info("{}", detail);
         logged = now;
