@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "bench_model.h"
+#include "core/cpu_allocator.h"
 #include "core/runtime.h"
 #include "core/system.h"
 #include "train/bptt.h"
@@ -24,8 +25,11 @@ int main(int argc, char** argv) {
   app.add_option("--threads", threads);
   app.add_flag("--plain", plain, "keep every segment's activations (no checkpointing)");
   app.add_flag("--forward-only", forward_only, "no gradients at all (the floor)");
+  bool glibc = false;
+  app.add_flag("--glibc-malloc", glibc, "leave LibTorch on glibc malloc (no caching allocator)");
   CLI11_PARSE(app, argc, argv);
   set_threads(threads);
+  if (!glibc) use_caching_cpu_allocator();
 
   ModelConfig config = bench::small_model_config(segment);
   Decoder model(config);

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "bench_model.h"
+#include "core/cpu_allocator.h"
 #include "core/runtime.h"
 #include "train/bptt.h"
 #include "train/optimizer.h"
@@ -94,8 +95,11 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch)->capture_default_str();
   app.add_option("--top", top, "ops listed")->capture_default_str();
   app.add_flag("--plain", plain, "keep every segment's activations (no segment checkpointing)");
+  bool glibc = false;
+  app.add_flag("--glibc-malloc", glibc, "leave LibTorch on glibc malloc (no caching allocator)");
   CLI11_PARSE(app, argc, argv);
   set_threads(threads);
+  if (!glibc) use_caching_cpu_allocator();
 
   ModelConfig config = bench::small_model_config(segment);
   config.attention.memory_update = MemoryUpdate::Delta;

@@ -10,15 +10,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 infini=build/infini
 config=configs/books-small.yaml
-tokenizer=data/tokenizer/books-8k.model
 run=runs/books-small
 
-[ -d data/corpora/books/train ] || scripts/fetch_corpora.sh data/corpora
-if [ ! -f "$tokenizer" ]; then
-  mkdir -p data/tokenizer
-  $infini tokenizer train --input data/corpora/books/train --vocab-size 8000 --out "$tokenizer"
-fi
-$infini data prepare --tokenizer "$tokenizer" --input data/corpora/books/train --out data/shards/books-8k/train
+scripts/prepare_books.sh
 
 steps=()
 [ -z "${INFINI_DEMO_STEPS:-}" ] || steps=(--set "train.steps=$INFINI_DEMO_STEPS")

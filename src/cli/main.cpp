@@ -9,6 +9,7 @@
 #include <torch/version.h>
 
 #include "cli/commands.h"
+#include "core/cpu_allocator.h"
 #include "core/errors.h"
 #include "core/invocation.h"
 #include "core/progress.h"
@@ -41,6 +42,7 @@ class BarClearingSink : public spdlog::sinks::ansicolor_stderr_sink_mt {
 
 int main(int argc, char** argv) {
   reexec_with_fast_blas_core(argv);
+  infini::use_caching_cpu_allocator();
   spdlog::set_default_logger(std::make_shared<spdlog::logger>("infini", std::make_shared<BarClearingSink>()));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
 

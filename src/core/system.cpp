@@ -142,12 +142,6 @@ std::vector<std::string> available_devices() {
 
 namespace infini {
 
-void release_free_memory() {
-#if defined(__GLIBC__)
-  malloc_trim(0);
-#endif
-}
-
 double matmul_gflops(int64_t n, c10::ScalarType dtype, const c10::Device& device, int iterations) {
   torch::NoGradGuard no_grad;
   auto options = torch::TensorOptions().dtype(dtype).device(device);

@@ -52,12 +52,6 @@ std::vector<std::string> available_devices();
 
 namespace infini {
 
-// Hands the allocator's free heap pages back to the system (glibc malloc_trim). glibc raises its
-// mmap threshold as large blocks are freed, after which segment-sized temporaries come from the
-// heap, whose free pages stay resident: without this, the peak RSS of checkpointed BPTT grew
-// with the number of segments (701 → 1370 MiB for 8 → 32 segments) though no tensor was held.
-void release_free_memory();
-
 // Measured n×n×n matrix-multiply rate on `device` in `dtype` (median of a few calls), in
 // GFLOP/s: the peak that MFU is reported against.
 double matmul_gflops(int64_t n, c10::ScalarType dtype, const c10::Device& device, int iterations = 10);

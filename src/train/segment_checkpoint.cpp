@@ -3,8 +3,8 @@
 #include <array>
 
 #include "core/autocast.h"
-#include "core/system.h"
 #include "data/loader.h"
+#include "train/token_loss.h"
 
 namespace infini {
 
@@ -73,7 +73,6 @@ class SegmentFunction : public torch::autograd::Function<SegmentFunction> {
     torch::autograd::variable_list outputs{result.loss_sum};
     for (auto& t : flatten(result.state, closure->out_layout)) outputs.push_back(t);
     ctx->saved_data["closure"] = c10::IValue::make_capsule(closure);
-    release_free_memory();
     return outputs;
   }
 
@@ -106,7 +105,6 @@ class SegmentFunction : public torch::autograd::Function<SegmentFunction> {
     roots.clear();
     outputs.clear();
     result = {};
-    release_free_memory();
 
     // One gradient per forward input: none for the closure and the anchor, then the state's.
     torch::autograd::variable_list input_grads{torch::Tensor(), torch::Tensor()};
@@ -120,9 +118,7 @@ class SegmentFunction : public torch::autograd::Function<SegmentFunction> {
 SegmentResult run_segment(Decoder& model, const torch::Tensor& tokens, const torch::Tensor& targets,
                           const ModelState& state) {
   auto [logits, next] = model->forward(tokens, state);
-  auto loss = torch::nn::functional::cross_entropy(
-      logits.reshape({-1, logits.size(-1)}).to(torch::kFloat32), targets.reshape({-1}),
-      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(kIgnoreTarget));
+  auto loss = summed_cross_entropy(logits.reshape({-1, logits.size(-1)}), targets.reshape({-1}), kIgnoreTarget);
   return {loss, next};
 }
 

@@ -1,0 +1,134 @@
+#include "core/cpu_allocator.h"
+
+#include <sys/mman.h>
+
+#include <c10/core/Allocator.h>
+#include <c10/util/Exception.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <new>
+#include <unordered_map>
+#include <vector>
+
+namespace infini {
+
+namespace {
+
+constexpr size_t kAlignment = 64;  // what LibTorch's own CPU allocator guarantees
+constexpr size_t kPage = 4096;
+// A miss while this much sits unused in the cache first returns the cache to the system, so a
+// change of shapes (training, then evaluation) does not keep both working sets.
+constexpr int64_t kCacheLimitBytes = int64_t{1} << 30;
+
+class CachingCpuAllocator final : public c10::Allocator {
+ public:
+  c10::DataPtr allocate(size_t bytes) const override {
+    if (bytes < kCachedMinimumBytes) {
+      void* data = nullptr;
+      if (bytes > 0 && posix_memalign(&data, kAlignment, bytes) != 0) throw std::bad_alloc();
+      return {data, data, &free_block, c10::Device(c10::DeviceType::CPU)};
+    }
+    void* data = const_cast<CachingCpuAllocator*>(this)->take(cpu_allocation_class(bytes));
+    return {data, data, &free_block, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &free_block; }
+
+  static CachingCpuAllocator& instance() {
+    static auto* allocator = new CachingCpuAllocator();  // outlives every static tensor
+    return *allocator;
+  }
+
+  CpuAllocatorStats stats() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return stats_;
+  }
+  void reset_peak() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stats_.peak_reserved_bytes = stats_.allocated_bytes + stats_.cached_bytes;
+  }
+  void release() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    release_locked();
+  }
+
+ private:
+  static void free_block(void* data) { instance().give_back(data); }
+
+  void* take(size_t size) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto& cached = free_[size];
+    void* data = nullptr;
+    if (!cached.empty()) {
+      data = cached.back();
+      cached.pop_back();
+      stats_.cached_bytes -= static_cast<int64_t>(size);
+    } else {
+      if (stats_.cached_bytes >= kCacheLimitBytes) release_locked();
+      data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+      if (data == MAP_FAILED) {
+        release_locked();  // one more try with nothing cached
+        data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (data == MAP_FAILED) throw std::bad_alloc();
+      }
+      ++stats_.fresh_allocations;
+    }
+    sizes_[data] = size;
+    stats_.allocated_bytes += static_cast<int64_t>(size);
+    stats_.peak_reserved_bytes = std::max(stats_.peak_reserved_bytes, stats_.allocated_bytes + stats_.cached_bytes);
+    return data;
+  }
+
+  void give_back(void* data) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto found = sizes_.find(data);
+    if (found == sizes_.end()) {  // a small block, from posix_memalign
+      std::free(data);
+      return;
+    }
+    const size_t size = found->second;
+    sizes_.erase(found);
+    free_[size].push_back(data);
+    stats_.allocated_bytes -= static_cast<int64_t>(size);
+    stats_.cached_bytes += static_cast<int64_t>(size);
+  }
+
+  void release_locked() {
+    for (auto& [size, blocks] : free_) {
+      for (void* data : blocks) ::munmap(data, size);
+    }
+    free_.clear();
+    stats_.cached_bytes = 0;
+  }
+
+  std::mutex mutex_;
+  std::map<size_t, std::vector<void*>> free_;   // size class → cached blocks
+  std::unordered_map<void*, size_t> sizes_;     // live block → its size class
+  CpuAllocatorStats stats_;
+};
+
+}  // namespace
+
+size_t cpu_allocation_class(size_t bytes) {
+  if (bytes < kCachedMinimumBytes) return bytes;
+  size_t power = kCachedMinimumBytes;
+  while (power * 2 <= bytes) power *= 2;
+  const size_t step = power / 4;
+  const size_t rounded = (bytes + step - 1) / step * step;
+  return (rounded + kPage - 1) / kPage * kPage;
+}
+
+void use_caching_cpu_allocator() {
+  static std::once_flag installed;
+  std::call_once(installed, [] { c10::SetAllocator(c10::DeviceType::CPU, &CachingCpuAllocator::instance()); });
+}
+
+CpuAllocatorStats cpu_allocator_stats() { return CachingCpuAllocator::instance().stats(); }
+
+void reset_cpu_allocator_peak() { CachingCpuAllocator::instance().reset_peak(); }
+
+void release_cached_cpu_memory() { CachingCpuAllocator::instance().release(); }
+
+}  // namespace infini
