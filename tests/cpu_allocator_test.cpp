@@ -40,6 +40,21 @@ TEST(CpuAllocator, AFreedBlockServesTheNextRequestOfItsClass) {
   EXPECT_EQ(small.sum().item<float>(), 10.0f);
 }
 
+TEST(CpuAllocator, GrowingShapesDoNotPileUpInTheCache) {
+  // As a `full` attention cache grows segment by segment: every request is a new size class.
+  use_caching_cpu_allocator();
+  release_cached_cpu_memory();
+  int64_t freed = 0;
+  for (int64_t i = 0; i < 60; ++i) {
+    const int64_t bytes = (int64_t{8} + 2 * i) << 20;
+    torch::empty({bytes}, torch::kUInt8);  // untouched: address space only
+    freed += bytes;
+  }
+  const auto stats = cpu_allocator_stats();
+  EXPECT_GT(freed, int64_t{3} << 30);
+  EXPECT_LE(stats.cached_bytes, (int64_t{256} + 160) << 20) << "the cache is returned once it outgrows the floor";
+}
+
 TEST(CpuAllocator, CheckpointedBackpropagationPeakIsFlatInSegments) {
   use_caching_cpu_allocator();
   // Logits of a segment are 2 × 128 × 4096 floats = 4 MiB, so the segment's temporaries are

@@ -17,16 +17,32 @@
 
 namespace {
 
-// OpenBLAS picks its kernels when it is loaded, before main, from OPENBLAS_CORETYPE. In VMs it
-// often detects a generic core and runs ~7x slower; then re-run this program once with the
-// right core named. INFINI_KEEP_BLAS_CORE=1 turns this off.
-void reexec_with_fast_blas_core(char** argv) {
-  if (std::getenv("INFINI_KEEP_BLAS_CORE")) return;
-  const std::string core = infini::suggested_openblas_coretype(infini::cpu_features(), infini::blas_info());
-  if (core.empty()) return;
-  ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
-  ::setenv("INFINI_KEEP_BLAS_CORE", "1", 1);
-  ::execv("/proc/self/exe", argv);  // returns only on failure: carry on with the slow core
+// Two libraries read their settings from the environment when they are loaded, before main, so
+// this program re-runs itself once with them set:
+// - OpenBLAS picks its kernels from OPENBLAS_CORETYPE. In VMs it often detects a generic core and
+//   runs ~7x slower; then the right core is named. INFINI_KEEP_BLAS_CORE=1 turns this off.
+// - libgomp spins a waiting thread for about 300,000 iterations before it sleeps. Beside another
+//   busy process those spinning threads hold the cores the working ones need: on 2 cores,
+//   training beside a 2-thread matmul loop fell to 11% of its speed alone. GOMP_SPINCOUNT=1000
+//   kept the speed alone (within run-to-run noise) and 63% beside the loop. Only the commands
+//   that compute for long pay the second start (0.8 s); a wait policy the user set is kept.
+void reexec_with_runtime_environment(int argc, char** argv) {
+  bool changed = false;
+  if (!std::getenv("INFINI_KEEP_BLAS_CORE")) {
+    const std::string core = infini::suggested_openblas_coretype(infini::cpu_features(), infini::blas_info());
+    if (!core.empty()) {
+      ::setenv("OPENBLAS_CORETYPE", core.c_str(), 1);
+      ::setenv("INFINI_KEEP_BLAS_CORE", "1", 1);
+      changed = true;
+    }
+  }
+  const std::string command = argc > 1 ? argv[1] : "";
+  const bool computes = command == "train" || command == "eval" || command == "generate";
+  if (computes && !std::getenv("GOMP_SPINCOUNT") && !std::getenv("OMP_WAIT_POLICY")) {
+    ::setenv("GOMP_SPINCOUNT", "1000", 1);
+    changed = true;
+  }
+  if (changed) ::execv("/proc/self/exe", argv);  // returns only on failure: carry on as we are
 }
 
 // Every log line first clears the live progress bar, so no line lands glued to a stale bar.
@@ -41,7 +57,7 @@ class BarClearingSink : public spdlog::sinks::ansicolor_stderr_sink_mt {
 }  // namespace
 
 int main(int argc, char** argv) {
-  reexec_with_fast_blas_core(argv);
+  reexec_with_runtime_environment(argc, argv);
   infini::use_caching_cpu_allocator();
   spdlog::set_default_logger(std::make_shared<spdlog::logger>("infini", std::make_shared<BarClearingSink>()));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");

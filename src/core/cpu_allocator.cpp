@@ -5,6 +5,7 @@
 #include <c10/core/Allocator.h>
 #include <c10/util/Exception.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -18,9 +19,10 @@ namespace {
 
 constexpr size_t kAlignment = 64;  // what LibTorch's own CPU allocator guarantees
 constexpr size_t kPage = 4096;
-// A miss while this much sits unused in the cache first returns the cache to the system, so a
-// change of shapes (training, then evaluation) does not keep both working sets.
-constexpr int64_t kCacheLimitBytes = int64_t{1} << 30;
+// A miss while the cache holds more than the live tensors (and at least this much) first returns
+// the cache to the system: a change of shapes (training, then evaluation; a `full` cache growing
+// segment by segment) then keeps at most about one working set besides the live one.
+constexpr int64_t kCacheFloorBytes = int64_t{256} << 20;
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
@@ -66,7 +68,7 @@ class CachingCpuAllocator final : public c10::Allocator {
       cached.pop_back();
       stats_.cached_bytes -= static_cast<int64_t>(size);
     } else {
-      if (stats_.cached_bytes >= kCacheLimitBytes) release_locked();
+      if (stats_.cached_bytes >= std::max(kCacheFloorBytes, stats_.allocated_bytes)) release_locked();
       data = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
       if (data == MAP_FAILED) {
         release_locked();  // one more try with nothing cached
