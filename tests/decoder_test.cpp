@@ -35,6 +35,42 @@ TEST_P(DecoderKinds, PerturbingATokenNeverChangesEarlierOutputs) {
   }
 }
 
+TEST(Decoder, SeveralSegmentsInOneCallEqualOneCallEach) {
+  // Batched projections and local attention, the memory still updated segment by segment: the
+  // same logits and state as one call per segment, in float64 up to reassociation.
+  for (auto [kind, rule] : {std::pair{AttentionKind::Infini, MemoryUpdate::Delta},
+                            std::pair{AttentionKind::Infini, MemoryUpdate::Linear},
+                            std::pair{AttentionKind::Local, MemoryUpdate::Linear}}) {
+    auto config = test::tiny_config(kind, 5, /*heads=*/4, /*kv_heads=*/2);
+    config.attention.memory_update = rule;
+    Decoder model(config);
+    model->initialise(4);
+    model->set_gates(0.7);
+    model->to(torch::kFloat64);
+    torch::NoGradGuard no_grad;
+    torch::manual_seed(6);
+    auto tokens = torch::randint(config.vocab_size, {2, 20});
+    ModelState one_by_one;
+    std::vector<torch::Tensor> pieces;
+    for (int64_t s = 0; s < 4; ++s) {
+      auto [logits, next] = model->forward(tokens.slice(1, 5 * s, 5 * s + 5), one_by_one);
+      pieces.push_back(logits);
+      one_by_one = next;
+    }
+    ModelState first;
+    auto [head, middle] = model->forward(tokens.slice(1, 0, 5), first);  // a state going in, too
+    auto [together, state] = model->forward(tokens.slice(1, 5, 20), middle, 3);
+    auto expected = torch::cat(pieces, 1);
+    EXPECT_LT((torch::cat({head, together}, 1) - expected).abs().max().item<double>(), 1e-12);
+    for (size_t l = 0; l < state.layers.size(); ++l) {
+      if (kind == AttentionKind::Local) continue;
+      EXPECT_LT((state.layers[l].memory.matrix - one_by_one.layers[l].memory.matrix).abs().max().item<double>(), 1e-12);
+      EXPECT_LT((state.layers[l].memory.normalizer - one_by_one.layers[l].memory.normalizer).abs().max().item<double>(),
+                1e-12);
+    }
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(AllKinds, DecoderKinds,
                          ::testing::Values(AttentionKind::Infini, AttentionKind::Local, AttentionKind::Xl,
                                            AttentionKind::Full),

@@ -142,8 +142,10 @@ TEST(EvalPpl, NoMemoryAndSegmentLengthChangeTheResult) {
   EXPECT_EQ(without["memory"], false);
   EXPECT_NE(with_memory["total"]["nll"], without["total"]["nll"]);
   EXPECT_EQ(one_segment["segment_length"], 100000);
-  // The first segment reads an empty memory, so it scores the same with and without memory.
-  EXPECT_DOUBLE_EQ(with_memory["by_position"][0]["nll"].get<double>(), without["by_position"][0]["nll"].get<double>());
+  // The first segment reads an empty memory, so it scores the same with and without memory, up to
+  // float32 reassociation: with memory, several segments share one forward call's matrix products.
+  const double first = without["by_position"][0]["nll"].get<double>();
+  EXPECT_NEAR(with_memory["by_position"][0]["nll"].get<double>(), first, 1e-6 * first);
 }
 
 TEST(EvalPpl, PeakMemoryDoesNotGrowWithDocumentLength) {

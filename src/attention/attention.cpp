@@ -111,12 +111,18 @@ torch::Tensor AttentionImpl::gate_values() const {
   return torch::sigmoid(gate.detach().to(torch::kFloat32));
 }
 
-std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Tensor& x,
-                                                                const AttentionState& state) {
+std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Tensor& input,
+                                                                const AttentionState& state, int64_t segments) {
   const auto& o = options_;
-  const int64_t batch = x.size(0), length = x.size(1);
+  TORCH_CHECK(segments >= 1 && input.size(1) % segments == 0, "attention: ", input.size(1),
+              " positions do not split into ", segments, " equal segments");
+  TORCH_CHECK(segments == 1 || o.kind == AttentionKind::Infini || o.kind == AttentionKind::Local,
+              "attention: only local and infini layers take several segments in one call");
+  // Each segment is a row of its own for everything but the memory: [batch · segments, length].
+  const int64_t batch = input.size(0), length = input.size(1) / segments, rows = batch * segments;
+  auto x = input.reshape({rows, length, input.size(2)});
   auto heads_first = [&](const torch::Tensor& t, int64_t heads) {
-    return t.view({batch, length, heads, o.head_dim}).transpose(1, 2);
+    return t.view({rows, length, heads, o.head_dim}).transpose(1, 2);
   };
   auto q = heads_first(q_proj(x), o.num_heads);      // [B, H, N, d]
   auto k = heads_first(k_proj(x), o.num_kv_heads);   // [B, Hkv, N, d]
@@ -152,16 +158,23 @@ std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Ten
                       ? state.memory
                       : MemoryState::zeros(batch, o.num_kv_heads, o.head_dim, x.options().dtype(memory_dtype));
     const int64_t group = o.num_heads / o.num_kv_heads;
-    auto sigma_q = elu_plus_one(q.to(memory_dtype)).reshape({batch, o.num_kv_heads, group * length, o.head_dim});
-    auto sigma_k = elu_plus_one(k.to(memory_dtype));
-    auto from_memory = memory_retrieve(memory, sigma_q, o.memory_eps)  // Eq. 7, before the update
-                           .view({batch, o.num_heads, length, o.head_dim})
+    auto sigma_q = elu_plus_one(q.to(memory_dtype))
+                       .reshape({batch, segments, o.num_kv_heads, group * length, o.head_dim});
+    auto sigma_k = elu_plus_one(k.to(memory_dtype)).view({batch, segments, o.num_kv_heads, length, o.head_dim});
+    auto values = v.to(memory_dtype).view({batch, segments, o.num_kv_heads, length, o.head_dim});
+    std::vector<torch::Tensor> reads;
+    for (int64_t s = 0; s < segments; ++s) {  // the memory alone runs segment by segment
+      reads.push_back(memory_retrieve(memory, sigma_q.select(1, s), o.memory_eps));  // Eq. 7, before the update
+      memory = memory_update(memory, sigma_k.select(1, s), values.select(1, s), o.memory_update, o.memory_eps);
+    }
+    next.memory = memory;
+    auto from_memory = (segments == 1 ? reads[0] : torch::stack(reads, 1))
+                           .view({rows, o.num_heads, length, o.head_dim})
                            .to(x.scalar_type());
-    next.memory = memory_update(memory, sigma_k, v.to(memory_dtype), o.memory_update, o.memory_eps);
     auto g = torch::sigmoid(gate).to(x.scalar_type()).view({1, o.num_heads, 1, 1});
     mixed = g * from_memory + (1 - g) * local;  // Eq. 10
   }
-  auto out = mixed.transpose(1, 2).reshape({batch, length, o.num_heads * o.head_dim});
+  auto out = mixed.transpose(1, 2).reshape({batch, segments * length, o.num_heads * o.head_dim});
   return {o_proj(out), next};
 }
 

@@ -46,7 +46,11 @@ class AttentionImpl : public torch::nn::Module {
  public:
   explicit AttentionImpl(const AttentionOptions& options);
 
-  std::pair<torch::Tensor, AttentionState> forward(const torch::Tensor& x, const AttentionState& state);
+  // x: [batch, segments · length, hidden], `segments` consecutive segments of one length (local and
+  // infini only): the same as `segments` calls in order, carrying the state, but with the
+  // projections and the local attention of all of them batched into larger matrix products.
+  std::pair<torch::Tensor, AttentionState> forward(const torch::Tensor& x, const AttentionState& state,
+                                                   int64_t segments = 1);
 
   const AttentionOptions& options() const { return options_; }
   // Per query head sigmoid(β): the share of the memory read in each head's output (Eq. 10).

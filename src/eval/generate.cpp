@@ -46,12 +46,19 @@ std::vector<int64_t> generate(Decoder& decoder, const std::vector<int64_t>& prom
       current.clear();
     }
   };
-  // The prompt's full segments go in whole (one forward each); its last partial segment too.
+  // The prompt's full segments go in whole, several to a forward call when the memory is
+  // carried (Decoder::segments_per_call); its last partial segment goes in alone.
   const int64_t whole = static_cast<int64_t>(prompt.size()) / segment * segment;
-  for (int64_t start = 0; start < whole; start += segment) {
-    current.assign(prompt.begin() + start, prompt.begin() + start + segment - 1);
-    push(prompt[static_cast<size_t>(start + segment - 1)]);
-    if (options.prompt_read) options.prompt_read(start + segment);
+  const int64_t per_call = options.carry_memory ? decoder->segments_per_call(segment) : 1;
+  for (int64_t start = 0; start < whole;) {
+    const int64_t segments = std::min(per_call, (whole - start) / segment);
+    const int64_t end = start + segments * segment;
+    std::vector<int64_t> stretch(prompt.begin() + start, prompt.begin() + end);
+    auto [logits, next] = decoder->forward(torch::tensor(stretch, torch::kInt64).to(device).unsqueeze(0), state, segments);
+    next_logits = logits[0][-1];
+    state = options.carry_memory ? next : ModelState{};
+    start = end;
+    if (options.prompt_read) options.prompt_read(start);
   }
   if (whole < static_cast<int64_t>(prompt.size())) {
     current.assign(prompt.begin() + whole, prompt.end() - 1);

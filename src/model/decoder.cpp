@@ -37,8 +37,8 @@ DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer) {
 }
 
 std::pair<torch::Tensor, AttentionState> DecoderLayerImpl::forward(const torch::Tensor& x,
-                                                                   const AttentionState& state) {
-  auto [attended, next] = self_attn(input_layernorm(x), state);
+                                                                   const AttentionState& state, int64_t segments) {
+  auto [attended, next] = self_attn(input_layernorm(x), state, segments);
   auto h = x + attended;
   return {h + mlp(post_attention_layernorm(h)), next};
 }
@@ -86,7 +86,8 @@ torch::Tensor DecoderImpl::output_weight() const {
   return lm_head ? lm_head->weight : model->embed_tokens->weight;
 }
 
-std::pair<torch::Tensor, ModelState> DecoderImpl::forward(const torch::Tensor& tokens, const ModelState& state) {
+std::pair<torch::Tensor, ModelState> DecoderImpl::forward(const torch::Tensor& tokens, const ModelState& state,
+                                                          int64_t segments) {
   const auto n_layers = model->layers.size();
   TORCH_CHECK(state.layers.empty() || state.layers.size() == n_layers, "state has ", state.layers.size(),
               " layers, the model ", n_layers);
@@ -94,7 +95,8 @@ std::pair<torch::Tensor, ModelState> DecoderImpl::forward(const torch::Tensor& t
   ModelState next;
   next.layers.reserve(n_layers);
   for (size_t i = 0; i < n_layers; ++i) {
-    auto [out, layer_state] = model->layers[i](h, state.layers.empty() ? AttentionState{} : state.layers[i]);
+    auto [out, layer_state] =
+        model->layers[i](h, state.layers.empty() ? AttentionState{} : state.layers[i], segments);
     h = out;
     next.layers.push_back(std::move(layer_state));
   }
@@ -145,14 +147,28 @@ int64_t DecoderImpl::parameter_count() const {
   return total;
 }
 
+int64_t DecoderImpl::segments_per_call(int64_t segment_length) const {
+  for (int64_t i = 0; i < config_.num_hidden_layers; ++i) {
+    const auto kind = config_.attention_options(i).kind;
+    if (kind != AttentionKind::Local && kind != AttentionKind::Infini) return 1;
+  }
+  // Larger products run closer to the machine's matmul rate; the logits of a call are the cost.
+  return std::max<int64_t>(1, 2048 / std::max<int64_t>(1, segment_length));
+}
+
 void for_each_segment(Decoder& decoder, const torch::Tensor& tokens, int64_t segment_length, ModelState& state,
                       bool carry_memory, const std::function<void(int64_t, const torch::Tensor&)>& on_segment) {
   const int64_t total = tokens.size(1);
-  for (int64_t start = 0; start < total; start += segment_length) {
-    const int64_t end = std::min(total, start + segment_length);
-    auto [logits, next] = decoder->forward(tokens.slice(1, start, end), carry_memory ? state : ModelState{});
+  const int64_t per_call = carry_memory ? decoder->segments_per_call(segment_length) : 1;
+  for (int64_t start = 0; start < total;) {
+    // Whole segments together; a last partial segment goes alone.
+    const int64_t segments = std::max<int64_t>(1, std::min(per_call, (total - start) / segment_length));
+    const int64_t end = std::min(total, start + segments * segment_length);
+    auto [logits, next] =
+        decoder->forward(tokens.slice(1, start, end), carry_memory ? state : ModelState{}, segments);
     state = std::move(next);
     on_segment(start, logits);
+    start = end;
   }
 }
 

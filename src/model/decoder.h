@@ -37,7 +37,8 @@ TORCH_MODULE(Mlp);
 class DecoderLayerImpl : public torch::nn::Module {
  public:
   DecoderLayerImpl(const ModelConfig& config, int64_t layer);
-  std::pair<torch::Tensor, AttentionState> forward(const torch::Tensor& x, const AttentionState& state);
+  std::pair<torch::Tensor, AttentionState> forward(const torch::Tensor& x, const AttentionState& state,
+                                                   int64_t segments = 1);
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   Attention self_attn{nullptr};
   Mlp mlp{nullptr};
@@ -72,7 +73,13 @@ class DecoderImpl : public torch::nn::Module {
 
   // tokens: [batch, length] int64, one segment. Returns logits [batch, length, vocab] and the
   // state to pass with the next segment. A default ModelState{} starts a fresh document.
-  std::pair<torch::Tensor, ModelState> forward(const torch::Tensor& tokens, const ModelState& state);
+  // `segments` > 1: tokens hold that many consecutive segments of one length, run as that many
+  // calls would run them (models whose layers are all local or infini; see segments_per_call).
+  std::pair<torch::Tensor, ModelState> forward(const torch::Tensor& tokens, const ModelState& state,
+                                               int64_t segments = 1);
+  // How many segments of `segment_length` one forward call should take when the memory is
+  // carried: about 2048 tokens' worth where every layer is local or infini, else 1.
+  int64_t segments_per_call(int64_t segment_length) const;
 
   // Scaled-normal initialisation for training from scratch; every gate β = 0 (sigmoid 0.5).
   void initialise(uint64_t seed);
@@ -91,8 +98,9 @@ class DecoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Decoder);
 
-// Runs `tokens` [batch, total] segment by segment, carrying `state`; calls `on_segment` with each
-// segment's first index and logits. With carry_memory false, each segment starts fresh.
+// Runs `tokens` [batch, total] segment by segment, carrying `state`; calls `on_segment` with the
+// first index and logits of each call's stretch: one segment, or several (segments_per_call) when
+// the memory is carried. With carry_memory false, each segment starts fresh.
 void for_each_segment(Decoder& decoder, const torch::Tensor& tokens, int64_t segment_length, ModelState& state,
                       bool carry_memory, const std::function<void(int64_t, const torch::Tensor&)>& on_segment);
 
