@@ -161,11 +161,11 @@ std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Ten
     auto sigma_q = elu_plus_one(q.to(memory_dtype))
                        .reshape({batch, segments, o.num_kv_heads, group * length, o.head_dim});
     auto sigma_k = elu_plus_one(k.to(memory_dtype)).view({batch, segments, o.num_kv_heads, length, o.head_dim});
-    auto values = v.to(memory_dtype).view({batch, segments, o.num_kv_heads, length, o.head_dim});
+    auto memory_v = v.to(memory_dtype).view({batch, segments, o.num_kv_heads, length, o.head_dim});
     std::vector<torch::Tensor> reads;
     for (int64_t s = 0; s < segments; ++s) {  // the memory alone runs segment by segment
       reads.push_back(memory_retrieve(memory, sigma_q.select(1, s), o.memory_eps));  // Eq. 7, before the update
-      memory = memory_update(memory, sigma_k.select(1, s), values.select(1, s), o.memory_update, o.memory_eps);
+      memory = memory_update(memory, sigma_k.select(1, s), memory_v.select(1, s), o.memory_update, o.memory_eps);
     }
     next.memory = memory;
     auto from_memory = (segments == 1 ? reads[0] : torch::stack(reads, 1))

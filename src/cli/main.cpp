@@ -24,7 +24,7 @@ namespace {
 // - libgomp spins a waiting thread for about 300,000 iterations before it sleeps. Beside another
 //   busy process those spinning threads hold the cores the working ones need: on 2 cores,
 //   training beside a 2-thread matmul loop fell to 11% of its speed alone. GOMP_SPINCOUNT=1000
-//   kept the speed alone (within run-to-run noise) and 63% beside the loop. Only the commands
+//   kept the speed alone (within run-to-run noise) and about 60% beside the loop. Only the commands
 //   that compute for long pay the second start (0.8 s); a wait policy the user set is kept.
 void reexec_with_runtime_environment(int argc, char** argv) {
   bool changed = false;

@@ -30,12 +30,13 @@ class CachingCpuAllocator final : public c10::Allocator {
     if (bytes < kCachedMinimumBytes) {
       void* data = nullptr;
       if (bytes > 0 && posix_memalign(&data, kAlignment, bytes) != 0) throw std::bad_alloc();
-      return {data, data, &free_block, c10::Device(c10::DeviceType::CPU)};
+      return {data, data, &free_small, c10::Device(c10::DeviceType::CPU)};
     }
-    void* data = const_cast<CachingCpuAllocator*>(this)->take(cpu_allocation_class(bytes));
+    void* data = take(cpu_allocation_class(bytes));
     return {data, data, &free_block, c10::Device(c10::DeviceType::CPU)};
   }
 
+  // raw_allocate's blocks carry no size: this deleter finds out which kind each one is.
   c10::DeleterFnPtr raw_deleter() const override { return &free_block; }
 
   static CachingCpuAllocator& instance() {
@@ -57,9 +58,10 @@ class CachingCpuAllocator final : public c10::Allocator {
   }
 
  private:
+  static void free_small(void* data) { std::free(data); }
   static void free_block(void* data) { instance().give_back(data); }
 
-  void* take(size_t size) {
+  void* take(size_t size) const {
     std::lock_guard<std::mutex> lock(mutex_);
     auto& cached = free_[size];
     void* data = nullptr;
@@ -97,7 +99,7 @@ class CachingCpuAllocator final : public c10::Allocator {
     stats_.cached_bytes += static_cast<int64_t>(size);
   }
 
-  void release_locked() {
+  void release_locked() const {
     for (auto& [size, blocks] : free_) {
       for (void* data : blocks) ::munmap(data, size);
     }
@@ -105,10 +107,11 @@ class CachingCpuAllocator final : public c10::Allocator {
     stats_.cached_bytes = 0;
   }
 
-  std::mutex mutex_;
-  std::map<size_t, std::vector<void*>> free_;   // size class → cached blocks
-  std::unordered_map<void*, size_t> sizes_;     // live block → its size class
-  CpuAllocatorStats stats_;
+  // Mutable: c10::Allocator::allocate is const.
+  mutable std::mutex mutex_;
+  mutable std::map<size_t, std::vector<void*>> free_;  // size class → cached blocks
+  mutable std::unordered_map<void*, size_t> sizes_;    // live block → its size class
+  mutable CpuAllocatorStats stats_;
 };
 
 }  // namespace
