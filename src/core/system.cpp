@@ -1,7 +1,6 @@
 #include "core/system.h"
 
 #include <dlfcn.h>
-#include <malloc.h>
 #include <torch/torch.h>
 
 #include <algorithm>
