@@ -14,7 +14,7 @@ infini=build/infini
 reference=../shared/bench/pytorch_baseline.py
 [ -x "$infini" ] || { echo "compare_pytorch: build first (scripts/setup.sh)" >&2; exit 2; }
 "$python" -c "import torch" 2>/dev/null || { echo "compare_pytorch: needs python3-torch (apt-get install python3-torch)" >&2; exit 2; }
-scripts/prepare_books.sh >/dev/null 2>&1
+scripts/prepare_corpus.sh books >/dev/null 2>&1
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 

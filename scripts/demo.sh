@@ -12,7 +12,7 @@ infini=build/infini
 config=configs/books-small.yaml
 run=runs/books-small
 
-scripts/prepare_books.sh
+scripts/prepare_corpus.sh books
 
 steps=()
 [ -z "${INFINI_DEMO_STEPS:-}" ] || steps=(--set "train.steps=$INFINI_DEMO_STEPS")

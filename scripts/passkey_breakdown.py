@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Breaks `infini eval passkey` results down the ways a retrieval miss is diagnosed: exact match
 and token accuracy by length and depth, by the number of whole segments between key and question,
-and by the answer token's position. Usage: scripts/passkey_breakdown.py RESULT.json... """
+and by the answer token's position (accuracy of the greedy answer, and the teacher-forced loss in
+nats where the result has it: chance for a digit is ln 10 = 2.303). Usage: scripts/passkey_breakdown.py RESULT.json... """
 import json
 import math
 import sys
@@ -37,3 +38,8 @@ for path in sys.argv[1:]:
     print("\nby answer token: " + ", ".join(
         f"{i}: {100 * sum(t['correct'][i] for t in trials if len(t['correct']) > i) / len(trials):.0f}%"
         for i in range(width)))
+    forced = [t["answer_nll"] for t in trials if t.get("answer_nll")]
+    if forced:
+        print("teacher-forced loss by answer token (nats): " + ", ".join(
+            f"{i}: {sum(n[i] for n in forced if len(n) > i) / sum(len(n) > i for n in forced):.3f}"
+            for i in range(width)) + f"; mean {sum(map(sum, forced)) / sum(map(len, forced)):.3f}")

@@ -1,6 +1,6 @@
 // Generation with the memory carried: over a prompt of several segments, every greedy token is
 // the argmax of the teacher-forced logits on the same tokens; sampling is seeded, and a tiny
-// nucleus is greedy.
+// nucleus is greedy; a prompt read in pieces, and a copy of it continued, match teacher forcing.
 #include <gtest/gtest.h>
 
 #include "eval/generate.h"
@@ -44,6 +44,29 @@ TEST(Generate, GreedyEqualsTeacherForcedArgmaxAcrossSegments) {
       EXPECT_EQ(logits[static_cast<int64_t>(prompt.size() + i) - 1].argmax().item<int64_t>(), produced[i])
           << "token " << i << " of a " << length << "-token prompt";
     }
+  }
+}
+
+TEST(Generate, ADecodingReadInPiecesAndItsCopyMatchTeacherForcing) {
+  Decoder model = tiny_model();
+  auto tokens = prompt_of(40, model->config().vocab_size);
+  torch::NoGradGuard no_grad;
+  ModelState state;
+  auto logits = forward_sequence(model, torch::tensor(tokens).unsqueeze(0), 8, state)[0];
+  auto expect_at = [&](const Decoding& d, int64_t i) {
+    EXPECT_TRUE(torch::allclose(d.next_logits(), logits[i], 1e-5, 1e-5)) << "after token " << i;
+  };
+  Decoding decoding(model, /*carry_memory=*/true);
+  decoding.read({tokens.begin(), tokens.begin() + 5});  // inside the first segment
+  expect_at(decoding, 4);
+  decoding.read({tokens.begin() + 5, tokens.begin() + 21});  // ends it, one whole, 5 into the third
+  expect_at(decoding, 20);
+  Decoding other = decoding;  // continued with another token: must not disturb the original
+  other.push((tokens[21] + 1) % model->config().vocab_size);
+  EXPECT_FALSE(torch::allclose(other.next_logits(), logits[21], 1e-3, 1e-3));
+  for (int64_t i = 21; i < 40; ++i) {
+    decoding.push(tokens[static_cast<size_t>(i)]);
+    expect_at(decoding, i);
   }
 }
 

@@ -191,11 +191,31 @@ TEST(PasskeyLoader, PackedSamplesNeedTheMemoryAndResumeExactly) {
   EXPECT_TRUE(torch::equal(loader.next().inputs, second.inputs));
 
   // Answer-only loss: only the key's tokens are targets.
-  options.answer_only = true;
+  options.targets = PasskeyTargets::Answer;
   PasskeyLoader answers(test::shared_tokenizer(), options);
   auto batch = answers.next();
   EXPECT_TRUE(torch::equal(batch.inputs, first.inputs));
   EXPECT_EQ(batch.tokens, n * static_cast<int64_t>(tokenizer.encode("12345").size()));
+
+  // Key-line loss: the key line's tokens and the answer's, each predicted from the token before.
+  options.targets = PasskeyTargets::KeyLine;
+  PasskeyLoader lines(test::shared_tokenizer(), options);
+  batch = lines.next();
+  EXPECT_TRUE(torch::equal(batch.inputs, first.inputs));
+  for (int64_t m = 0; m < 2; ++m) {
+    const auto s = lines.sample(m, lines.min_segments() + m);
+    const auto& p = s.prompt;
+    const auto answer_end = s.answer_start + static_cast<int64_t>(s.prompt.answer.size());
+    for (int64_t i = 0; i + 1 < static_cast<int64_t>(s.inputs.size()); ++i) {
+      const bool in_line = i + 1 >= p.key_position && i + 1 < p.key_position + p.key_tokens;
+      const bool in_answer = i + 1 >= s.answer_start && i + 1 < answer_end;
+      const auto target = s.targets[static_cast<size_t>(i)];
+      EXPECT_EQ(target, in_line || in_answer ? s.inputs[static_cast<size_t>(i + 1)] : kIgnoreTarget) << i;
+    }
+    EXPECT_EQ(tokenizer.decode(std::vector<int64_t>(s.inputs.begin() + p.key_position,
+                                                    s.inputs.begin() + p.key_position + p.key_tokens)),
+              PasskeyTask::key_line(s.key));
+  }
 
   // Without packing (xl/full models), a row is one sample.
   options.pack = false;
@@ -265,6 +285,8 @@ TEST(EvalPasskey, JsonCountsEveryTrialAndCell) {
     EXPECT_EQ(t["prompt_tokens"], t["length"]);
     EXPECT_GE(t["segments_between"].get<int64_t>(), 1);  // the memory-only layout
     EXPECT_EQ(t["correct"].size(), t["answer_tokens"].get<size_t>());
+    ASSERT_EQ(t["answer_nll"].size(), t["answer_tokens"].get<size_t>());
+    for (const auto& nll : t["answer_nll"]) EXPECT_GT(nll.get<double>(), 0.0);  // a loss, finite
   }
   // The paper's layout (the key beside the question at depth end) and the ablation flag.
   result = test::run_infini("eval passkey --checkpoint " + (dir / "ckpt") +

@@ -39,7 +39,7 @@ const std::vector<std::pair<std::string, std::string>>& run_config_key_docs() {
       {"data.train", "training documents: a shard directory, .txt file, directory of .txt or .jsonl"},
       {"data.validation", "validation documents, as data.train; \"\": no validation"},
       {"data.task", "documents (data.train) or passkey (generated passkey samples)"},
-      {"data.passkey_loss", "passkey task: all (every token) or answer (the key's tokens only)"},
+      {"data.passkey_loss", "passkey task: all (every token), key (the key line and the answer) or answer (the answer only)"},
       {"data.passkey_min_segments", "passkey task: fewest segments per sample; 0: the fewest that fit"},
       {"data.passkey_max_segments", "passkey task: most segments per sample; 0: a whole row"},
       {"data.passkey_curriculum_samples", "passkey task: samples over which the longest grows to the most; 0: none"},

@@ -24,8 +24,9 @@ namespace infini {
 
 enum class TrainTask { Documents, Passkey };
 inline const Choices<TrainTask> kTrainTaskNames = {{"documents", TrainTask::Documents}, {"passkey", TrainTask::Passkey}};
-enum class PasskeyLoss { All, Answer };
-inline const Choices<PasskeyLoss> kPasskeyLossNames = {{"all", PasskeyLoss::All}, {"answer", PasskeyLoss::Answer}};
+enum class PasskeyLoss { All, Key, Answer };
+inline const Choices<PasskeyLoss> kPasskeyLossNames = {
+    {"all", PasskeyLoss::All}, {"key", PasskeyLoss::Key}, {"answer", PasskeyLoss::Answer}};
 
 struct InitSection {
   // Continual pre-training: start from this checkpoint's weights, converted to this config's
@@ -43,7 +44,8 @@ struct DataSection {
   // documents: long documents from `train`; passkey: generated passkey samples packed into
   // rows of train.sequence_length tokens (data/passkey_loader.h), `train` unused.
   TrainTask task = TrainTask::Documents;
-  PasskeyLoss passkey_loss = PasskeyLoss::All;  // answer: the loss on the key's tokens only
+  // all: the loss on every token; key: on the key line and the answer; answer: on the answer only
+  PasskeyLoss passkey_loss = PasskeyLoss::All;
   int64_t passkey_min_segments = 0;  // segments per passkey sample; 0: the fewest possible
   int64_t passkey_max_segments = 0;  // 0: a whole row
   int64_t passkey_curriculum_samples = 0;  // the longest sample grows to max over these (0: none)

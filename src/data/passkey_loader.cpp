@@ -76,9 +76,19 @@ PasskeySample PasskeyLoader::sample(int64_t n, int64_t segments) const {
   const auto predicted = static_cast<int64_t>(out.inputs.size()) - 1;  // up to the answer's last token
   out.inputs.resize(static_cast<size_t>(segments * segment), task_->pad());
   out.targets.assign(out.inputs.size(), kIgnoreTarget);
-  // Target i predicts token i + 1: the answer's targets are those from answer_start - 1 on.
-  const int64_t first = options_.answer_only ? out.answer_start - 1 : 0;
-  for (int64_t i = first; i < predicted; ++i) out.targets[static_cast<size_t>(i)] = out.inputs[static_cast<size_t>(i + 1)];
+  // Target i predicts token i + 1: the answer's targets are those from answer_start - 1 on, the
+  // key line's those from key_position - 1 to the line's last token.
+  auto predict = [&](int64_t from, int64_t to) {
+    for (int64_t i = from; i < to; ++i) out.targets[static_cast<size_t>(i)] = out.inputs[static_cast<size_t>(i + 1)];
+  };
+  if (options_.targets == PasskeyTargets::All) {
+    predict(0, predicted);
+  } else {
+    predict(out.answer_start - 1, predicted);
+    if (options_.targets == PasskeyTargets::KeyLine) {
+      predict(out.prompt.key_position - 1, out.prompt.key_position + out.prompt.key_tokens - 1);
+    }
+  }
   return out;
 }
 

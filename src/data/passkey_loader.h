@@ -21,6 +21,14 @@
 
 namespace infini {
 
+// Which tokens of a sample carry the loss.
+enum class PasskeyTargets {
+  All,        // every token of the prompt and the answer
+  KeyLine,    // the key line (where the prompt repeats the key: a copy local attention can learn)
+              // and the answer, which only the memory can give
+  Answer,     // the answer alone
+};
+
 struct PasskeyLoaderOptions {
   int64_t batch_size = 1;
   int64_t sequence_length = 5120;
@@ -28,7 +36,7 @@ struct PasskeyLoaderOptions {
   uint64_t seed = 0;
   int64_t rank = 0;
   int64_t world_size = 1;
-  bool answer_only = false;   // the loss only on the key's tokens; false: on every token
+  PasskeyTargets targets = PasskeyTargets::All;
   bool pack = true;           // several samples per row (see above)
   int64_t min_segments = 0;   // segments per sample; 0: the fewest the layout allows
   int64_t max_segments = 0;   // 0: a whole row

@@ -21,57 +21,72 @@ int64_t pick(const torch::Tensor& logits, const GenerateOptions& options, torch:
 
 }  // namespace
 
+Decoding::Decoding(Decoder& decoder, bool carry_memory)
+    : decoder_(&decoder), carry_memory_(carry_memory), segment_(decoder->config().attention.segment_length) {}
+
+void Decoding::push(int64_t token) {
+  c10::InferenceMode inference;
+  current_.push_back(token);
+  ++read_;
+  // Only the last token's prediction is ever needed, except that a prompt's earlier segments
+  // just have to be written into memory; running them is the price of that.
+  const auto device = (*decoder_)->output_weight().device();
+  auto [logits, next] = (*decoder_)->forward(torch::tensor(current_, torch::kInt64).to(device).unsqueeze(0), state_);
+  next_logits_ = logits[0][-1];
+  if (static_cast<int64_t>(current_.size()) == segment_) {
+    // The segment is done: its keys and values go into memory, unless memory is ablated.
+    state_ = carry_memory_ ? next : ModelState{};
+    current_.clear();
+  }
+}
+
+void Decoding::read(const std::vector<int64_t>& tokens, const std::function<void(int64_t)>& prompt_read) {
+  c10::InferenceMode inference;
+  const auto device = (*decoder_)->output_weight().device();
+  size_t at = 0;
+  // Up to the next segment boundary one token at a time; then whole segments, several to a
+  // forward call when the memory is carried (Decoder::segments_per_call); the rest alone.
+  while (at < tokens.size() && !current_.empty()) push(tokens[at++]);
+  const auto left = static_cast<int64_t>(tokens.size() - at);
+  const int64_t whole = left / segment_ * segment_;
+  const int64_t per_call = carry_memory_ ? (*decoder_)->segments_per_call(segment_) : 1;
+  for (int64_t start = 0; start < whole;) {
+    const int64_t segments = std::min(per_call, (whole - start) / segment_);
+    const int64_t end = start + segments * segment_;
+    std::vector<int64_t> stretch(tokens.begin() + static_cast<int64_t>(at) + start,
+                                 tokens.begin() + static_cast<int64_t>(at) + end);
+    auto [logits, next] =
+        (*decoder_)->forward(torch::tensor(stretch, torch::kInt64).to(device).unsqueeze(0), state_, segments);
+    next_logits_ = logits[0][-1];
+    state_ = carry_memory_ ? next : ModelState{};
+    start = end;
+    read_ += segments * segment_;
+    if (prompt_read) prompt_read(read_);
+  }
+  at += static_cast<size_t>(whole);
+  if (at < tokens.size()) {
+    // The partial segment's tokens but the last need no prediction: they go in with it.
+    current_.assign(tokens.begin() + static_cast<int64_t>(at), tokens.end() - 1);
+    read_ += static_cast<int64_t>(current_.size());
+    push(tokens.back());
+  }
+}
+
+torch::Tensor Decoding::next_logits() const { return next_logits_.defined() ? next_logits_.to(torch::kCPU) : next_logits_; }
+
 std::vector<int64_t> generate(Decoder& decoder, const std::vector<int64_t>& prompt, const GenerateOptions& options,
                               const std::function<void(int64_t)>& on_token) {
   if (prompt.empty()) throw InputError("generate: the prompt is empty (it should at least hold bos)");
-  c10::InferenceMode inference;
-  const int64_t segment = decoder->config().attention.segment_length;
-  const auto device = decoder->output_weight().device();
   auto generator = at::detail::createCPUGenerator(options.seed);
-
-  ModelState state;              // the memory of every completed segment
-  std::vector<int64_t> current;  // tokens of the segment in progress
-  torch::Tensor next_logits;     // the prediction after the last token pushed
-  auto push = [&](int64_t token) {
-    current.push_back(token);
-    const bool complete = static_cast<int64_t>(current.size()) == segment;
-    // Only the last token's prediction is ever needed, except that a prompt's earlier segments
-    // just have to be written into memory; running them is the price of that.
-    auto input = torch::tensor(current, torch::kInt64).to(device).unsqueeze(0);
-    auto [logits, next] = decoder->forward(input, state);
-    next_logits = logits[0][-1];
-    if (complete) {
-      // The segment is done: its keys and values go into memory, unless memory is ablated.
-      state = options.carry_memory ? next : ModelState{};
-      current.clear();
-    }
-  };
-  // The prompt's full segments go in whole, several to a forward call when the memory is
-  // carried (Decoder::segments_per_call); its last partial segment goes in alone.
-  const int64_t whole = static_cast<int64_t>(prompt.size()) / segment * segment;
-  const int64_t per_call = options.carry_memory ? decoder->segments_per_call(segment) : 1;
-  for (int64_t start = 0; start < whole;) {
-    const int64_t segments = std::min(per_call, (whole - start) / segment);
-    const int64_t end = start + segments * segment;
-    std::vector<int64_t> stretch(prompt.begin() + start, prompt.begin() + end);
-    auto [logits, next] = decoder->forward(torch::tensor(stretch, torch::kInt64).to(device).unsqueeze(0), state, segments);
-    next_logits = logits[0][-1];
-    state = options.carry_memory ? next : ModelState{};
-    start = end;
-    if (options.prompt_read) options.prompt_read(start);
-  }
-  if (whole < static_cast<int64_t>(prompt.size())) {
-    current.assign(prompt.begin() + whole, prompt.end() - 1);
-    push(prompt.back());
-  }
-
+  Decoding decoding(decoder, options.carry_memory);
+  decoding.read(prompt, options.prompt_read);
   std::vector<int64_t> produced;
   while (static_cast<int64_t>(produced.size()) < options.max_new_tokens) {
-    const int64_t token = pick(next_logits.to(torch::kCPU), options, generator);
+    const int64_t token = pick(decoding.next_logits(), options, generator);
     produced.push_back(token);
     if (on_token) on_token(token);
     if (token == options.stop_token) break;
-    push(token);
+    decoding.push(token);
   }
   return produced;
 }

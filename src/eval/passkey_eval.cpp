@@ -52,19 +52,27 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
         const auto prompt = task.prompt(length, depth, key, options.segment_length);
         prompts.add(std::string_view(reinterpret_cast<const char*>(prompt.tokens.data()),
                                      prompt.tokens.size() * sizeof(prompt.tokens[0])));
-        GenerateOptions decoding;
-        decoding.max_new_tokens = static_cast<int64_t>(prompt.answer.size());
-        decoding.carry_memory = options.memory;
+        Decoding greedy(decoder, options.memory);
         // A long prompt redraws the live line as it is read (a 1M-token prompt takes minutes).
-        decoding.prompt_read = [&](int64_t read) {
+        greedy.read(prompt.tokens, [&](int64_t read) {
           if (!progress.due()) return;
           const auto done = static_cast<int64_t>(result.trials.size());
           progress.update(done, fmt::format("{} pass: length {} depth {:.2f}: {}/{} tokens read", pass, length, depth,
                                             length_text(static_cast<double>(read)), length_text(static_cast<double>(prompt.tokens.size()))),
                           done > 0 ? seconds / static_cast<double>(done) : 0.0);
-        };
-        const auto produced = generate(decoder, prompt.tokens, decoding);
+        });
         PasskeyTrial trial;
+        Decoding forced = greedy;  // the same prompt, continued with the key's own tokens
+        std::vector<int64_t> produced;
+        for (size_t i = 0; i < prompt.answer.size(); ++i) {
+          const auto answer = prompt.answer[i];
+          produced.push_back(greedy.next_logits().argmax().item<int64_t>());
+          trial.answer_nll.push_back(
+              -torch::log_softmax(forced.next_logits().to(torch::kFloat64), -1)[answer].item<double>());
+          if (i + 1 == prompt.answer.size()) break;
+          greedy.push(produced.back());
+          forced.push(answer);
+        }
         trial.length = length;
         trial.depth = depth;
         trial.key = key;

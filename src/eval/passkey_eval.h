@@ -2,6 +2,8 @@
 // depth and key, the prompt (data/passkey.h) streams through the model with its memory carried
 // (or reset at every segment: the ablation), the answer is decoded greedily, and each answer
 // token is checked against the key's: token-level accuracy and exact match per length and depth.
+// Each trial also records the answer's loss under teacher forcing, token by token (the prompt is
+// read once and continued both ways).
 #pragma once
 
 #include <cstdint>
@@ -39,6 +41,7 @@ struct PasskeyTrial {
   int64_t answer_tokens = 0;
   int64_t correct_tokens = 0;     // answer tokens decoded right, position by position
   std::vector<bool> correct;      // per answer token
+  std::vector<double> answer_nll; // per answer token: −log p(key token | prompt, the key's earlier tokens)
   std::string decoded;         // what the model answered
   double seconds = 0.0;
 };
@@ -55,6 +58,7 @@ void fields(F& f, PasskeyTrial& t) {
   f("answer_tokens", t.answer_tokens, required_at_least(0));
   f("correct_tokens", t.correct_tokens, required_at_least(0));
   f("correct", t.correct);
+  f("answer_nll", t.answer_nll);
   f("decoded", t.decoded);
   f("seconds", t.seconds);
 }

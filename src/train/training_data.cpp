@@ -30,7 +30,11 @@ Options shaped_options(const RunConfig& config, const Communicator& comm) {
 TrainingData open_passkey(const RunConfig& config, Communicator& comm, const std::string& origin) {
   if (!config.data.train.empty()) spdlog::warn("{}: data.train is not used with data.task passkey", origin);
   auto options = shaped_options<PasskeyLoaderOptions>(config, comm);
-  options.answer_only = config.data.passkey_loss == PasskeyLoss::Answer;
+  switch (config.data.passkey_loss) {
+    case PasskeyLoss::All: options.targets = PasskeyTargets::All; break;
+    case PasskeyLoss::Key: options.targets = PasskeyTargets::KeyLine; break;
+    case PasskeyLoss::Answer: options.targets = PasskeyTargets::Answer; break;
+  }
   options.segment_length = config.model.attention.segment_length;
   options.pack = !config.model.has_cache_layers();
   options.min_segments = config.data.passkey_min_segments;

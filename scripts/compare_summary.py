@@ -1,0 +1,74 @@
+#!/usr/bin/env python3
+"""The attention-kind comparison (scripts/compare_kinds.sh) against the targets of its issue:
+perplexity on the whole test documents and past position 8K per model, the memory ablation of the
+infini models, their gates per layer (heads outside the 0.4-0.6 band), and the training and
+evaluation times from the run's timing log. Usage: scripts/compare_summary.py RUN_ROOT"""
+import json
+import math
+import os
+import re
+import sys
+
+root = sys.argv[1]
+order = ["local", "xl", "infini-linear", "infini-delta"]
+
+
+def late_ppl(result, start=8192):
+    buckets = [b for b in result["by_position"] if b["start"] >= start]
+    tokens = sum(b["tokens"] for b in buckets)
+    return math.exp(sum(b["nll"] for b in buckets) / tokens) if tokens else float("nan")
+
+
+rows = {}
+for name in order:
+    path = os.path.join(root, f"ppl-{name}.json")
+    if os.path.exists(path):
+        for result in json.load(open(path)):
+            rows[(name, result["memory"])] = result
+seconds = {}
+log = os.path.join(root, "timing.log")
+if os.path.exists(log):
+    for line in open(log):
+        m = re.search(r"(trained|evaluated) (\S+) in (\d+) s", line)
+        if m:
+            seconds[(m.group(1), m.group(2))] = int(m.group(3))
+
+print("| model | memory | test ppl | ppl past 8K | tokens | trained (s) | evaluated (s) |")
+print("|---|---|---|---|---|---|---|")
+for name in order:
+    for memory in (True, False):
+        r = rows.get((name, memory))
+        if r is None:
+            continue
+        label = "carried" if memory else "reset every segment"
+        if not name.startswith("infini"):
+            label = "–" if name == "local" else "previous segment cached"
+        times = (seconds.get(("trained", name), ""), seconds.get(("evaluated", name), "")) if memory else ("", "")
+        print(f"| {name} | {label} | {r['total']['ppl']:.2f} | {late_ppl(r):.2f} | {r['total']['tokens']} | "
+              f"{times[0]} | {times[1]} |")
+
+
+def ratio(a, b):
+    return a / b if a and b else float("nan")
+
+
+local = rows.get(("local", True))
+xl = rows.get(("xl", True))
+print()
+for name in ("infini-delta", "infini-linear"):
+    with_memory, reset = rows.get((name, True)), rows.get((name, False))
+    if not with_memory:
+        continue
+    print(f"- {name}: ppl {with_memory['total']['ppl']:.2f}"
+          + (f", {100 * (1 - ratio(with_memory['total']['ppl'], local['total']['ppl'])):+.1f}% below local"
+             f" ({100 * (1 - ratio(late_ppl(with_memory), late_ppl(local))):+.1f}% past 8K)" if local else "")
+          + (f", {100 * (1 - ratio(with_memory['total']['ppl'], xl['total']['ppl'])):+.1f}% below xl" if xl else "")
+          + (f"; with the memory reset {100 * (ratio(reset['total']['ppl'], with_memory['total']['ppl']) - 1):+.1f}%"
+             f" worse ({100 * (ratio(late_ppl(reset), late_ppl(with_memory)) - 1):+.1f}% past 8K)" if reset else ""))
+    gates = os.path.join(root, f"gates-{name}.json")
+    if os.path.exists(gates):
+        for layer in json.load(open(gates))["gates"]:
+            values = layer["values"]
+            outside = [v for v in values if v < 0.4 or v > 0.6]
+            print(f"  - layer {layer['layer']}: gates " + " ".join(f"{v:.2f}" for v in values)
+                  + f" ({len(outside)} of {len(values)} outside 0.4-0.6)")
