@@ -23,7 +23,8 @@ rows = {}
 for name in order:
     path = os.path.join(root, f"ppl-{name}.json")
     if os.path.exists(path):
-        for result in json.load(open(path)):
+        results = json.load(open(path))
+        for result in results if isinstance(results, list) else [results]:  # one pass: the object itself
             rows[(name, result["memory"])] = result
 seconds = {}
 log = os.path.join(root, "timing.log")
@@ -48,8 +49,9 @@ for name in order:
               f"{times[0]} | {times[1]} |")
 
 
-def ratio(a, b):
-    return a / b if a and b else float("nan")
+def change(a, b):
+    """a against b as a signed percentage: -6.4% is 6.4% lower perplexity."""
+    return f"{100 * (a / b - 1):+.1f}%" if a and b else "n/a"
 
 
 local = rows.get(("local", True))
@@ -59,12 +61,16 @@ for name in ("infini-delta", "infini-linear"):
     with_memory, reset = rows.get((name, True)), rows.get((name, False))
     if not with_memory:
         continue
-    print(f"- {name}: ppl {with_memory['total']['ppl']:.2f}"
-          + (f", {100 * (1 - ratio(with_memory['total']['ppl'], local['total']['ppl'])):+.1f}% below local"
-             f" ({100 * (1 - ratio(late_ppl(with_memory), late_ppl(local))):+.1f}% past 8K)" if local else "")
-          + (f", {100 * (1 - ratio(with_memory['total']['ppl'], xl['total']['ppl'])):+.1f}% below xl" if xl else "")
-          + (f"; with the memory reset {100 * (ratio(reset['total']['ppl'], with_memory['total']['ppl']) - 1):+.1f}%"
-             f" worse ({100 * (ratio(late_ppl(reset), late_ppl(with_memory)) - 1):+.1f}% past 8K)" if reset else ""))
+    ppl, late = with_memory["total"]["ppl"], late_ppl(with_memory)
+    parts = [f"- {name}: ppl {ppl:.2f}"]
+    if local:
+        parts.append(f"against local {change(ppl, local['total']['ppl'])} (past 8K {change(late, late_ppl(local))})")
+    if xl:
+        parts.append(f"against xl {change(ppl, xl['total']['ppl'])} (past 8K {change(late, late_ppl(xl))})")
+    if reset:
+        parts.append(f"memory reset every segment {change(reset['total']['ppl'], ppl)} "
+                     f"(past 8K {change(late_ppl(reset), late)})")
+    print("; ".join(parts))
     gates = os.path.join(root, f"gates-{name}.json")
     if os.path.exists(gates):
         for layer in json.load(open(gates))["gates"]:
