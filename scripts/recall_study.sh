@@ -4,7 +4,7 @@
 # 64 ids) from scratch on data/recall_task.h — a key in the first segment, the question at the
 # end of the last, random filler between — and scores held-out samples from 2 to 2048 segments
 # (64 to 65,536 tokens) with the memory carried and reset. Each variant writes
-# results/recall-study/<name>.md and is skipped when that file exists; about 25 minutes on 2 cores.
+# results/recall-study/<name>.md and is skipped when that file exists; about 40 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -31,6 +31,9 @@ run delta-8seg --update delta --segments 8 --steps 400
 # One digit, a curriculum doubling the sample from 2 to 32 segments every 150 steps.
 run linear-curriculum --update linear --segments 2 --max-segments 32 --double-every 150 --steps 900
 run delta-curriculum --update delta --segments 2 --max-segments 32 --double-every 150 --steps 900
+# One digit on samples up to 4K tokens (the issue's longest training sequence), scored to 256K.
+run linear-curriculum-4k --update linear --segments 8 --max-segments 128 --double-every 100 --steps 500 \
+  --eval-segments 2,8,32,128,512,2048,8192
 # Five digits (the passkey's length) on 2 segments (both rules train alike there: one write), with
 # heads of 8 and of 16 dimensions (the memory per head is head_dim × head_dim).
 run linear-5digits --update linear --key-tokens 5 --segments 2 --steps 1000

@@ -27,9 +27,10 @@ RecallBatch RecallTask::batch(int64_t rows, int64_t segments, torch::Generator& 
   auto in = inputs.accessor<int64_t, 2>();
   auto out = targets.accessor<int64_t, 2>();
   auto key = digits.accessor<int64_t, 2>();
+  auto place = places.accessor<int64_t, 1>();
   const int64_t question = length - 1 - k;
   for (int64_t r = 0; r < rows; ++r) {
-    const int64_t marker = places[r].item<int64_t>();
+    const int64_t marker = place[r];
     in[r][marker] = kMarker;
     in[r][question] = kQuestion;
     for (int64_t j = 0; j < k; ++j) {
