@@ -4,21 +4,27 @@
 # 64 ids) from scratch on data/recall_task.h — a key in the first segment, the question at the
 # end of the last, random filler between — and scores held-out samples from 2 to 2048 segments
 # (64 to 65,536 tokens) with the memory carried and reset. Each variant writes
-# results/recall-study/<name>.md and is skipped when that file exists; about 40 minutes on 2 cores.
+# runs/recall-study/<name>.md, is skipped when that file exists, and is copied to
+# results/recall-study/; about 40 minutes on 2 cores.
+#
+#   RECALL_ONLY=name   run that variant alone (e.g. linear-2seg, about a minute)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-out=results/recall-study
-mkdir -p "$out"
+out=runs/recall-study
+results=results/recall-study
+mkdir -p "$out" "$results"
 
 run() {
   local name=$1; shift
+  [ -z "${RECALL_ONLY:-}" ] || [ "$RECALL_ONLY" = "$name" ] || return 0
   [ -f "$out/$name.md" ] && { echo "$name: done"; return; }
   echo "[$(date +%H:%M:%S)] $name"
   local began=$(date +%s)
   build/recall_study --segment 32 "$@" > "$out/$name.tmp"
   echo "wall time: $(( $(date +%s) - began )) s; arguments: --segment 32 $*" >> "$out/$name.tmp"
   mv "$out/$name.tmp" "$out/$name.md"
+  cp "$out/$name.md" "$results/"
 }
 
 # One digit, trained on 2 segments (64 tokens) only: does the model write and read at all, and how
