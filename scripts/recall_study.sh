@@ -44,3 +44,5 @@ run linear-curriculum-4k --update linear --segments 8 --max-segments 128 --doubl
 # heads of 8 and of 16 dimensions (the memory per head is head_dim × head_dim).
 run linear-5digits --update linear --key-tokens 5 --segments 2 --steps 1000
 run linear-5digits-hidden64 --update linear --key-tokens 5 --segments 2 --steps 1000 --hidden 64
+# Five digits, three times the steps.
+run linear-5digits-3000 --update linear --key-tokens 5 --segments 2 --steps 3000
