@@ -28,16 +28,11 @@ struct Score {
 // Answer loss and accuracy of `batch`; `reset` starts every segment with an empty memory.
 Score score(Decoder& model, const RecallBatch& batch, int64_t segment, bool reset) {
   torch::NoGradGuard no_grad;
-  torch::Tensor logits;
-  if (reset) {
-    std::vector<torch::Tensor> pieces;
-    for (int64_t s = 0; s < batch.inputs.size(1); s += segment)
-      pieces.push_back(model->forward(batch.inputs.slice(1, s, s + segment), ModelState{}).first);
-    logits = torch::cat(pieces, 1);
-  } else {
-    ModelState state;
-    logits = forward_sequence(model, batch.inputs, segment, state);
-  }
+  std::vector<torch::Tensor> pieces;
+  ModelState state;
+  for_each_segment(model, batch.inputs, segment, state, !reset,
+                   [&](int64_t, const torch::Tensor& logits) { pieces.push_back(logits); });
+  auto logits = torch::cat(pieces, 1);
   auto answer = batch.targets != kIgnoreTarget;
   auto picked = logits.index({answer});
   auto truth = batch.targets.index({answer});

@@ -30,7 +30,6 @@ class RecallTask {
 
   // `rows` samples of `segments` (≥ 2) segments each, drawn from `generator`.
   RecallBatch batch(int64_t rows, int64_t segments, torch::Generator& generator) const;
-  int64_t key_tokens() const { return key_tokens_; }
 
  private:
   int64_t vocab_size_, segment_length_, key_tokens_;
