@@ -145,6 +145,32 @@ TEST_P(HfImport, ShardedBf16GqaLoadsAsFullWithTheReferenceLogits) {
 
 INSTANTIATE_TEST_SUITE_P(TiedAndUntied, HfImport, ::testing::Values(false, true));
 
+TEST(HfImportKeys, Transformers5RopeParametersAndDtypeReadAsTheEarlierKeys) {
+  test::TempDir dir;
+  auto weights = random_weights(false);
+  auto config = hf_config(false);
+  for (const char* key : {"rope_theta", "rope_scaling", "torch_dtype"}) config.erase(key);
+  config["rope_parameters"] = {{"rope_type", "default"}, {"rope_theta", kTheta}};
+  config["dtype"] = "bfloat16";
+  write_hf_directory(dir / "hf", weights, config);
+  const auto read = read_model_config(dir / "hf");
+  EXPECT_EQ(read.rope_theta, kTheta);
+  EXPECT_EQ(read.torch_dtype, torch::kBFloat16);
+  auto tokens = tokens_of_length(40);
+  auto reference = reference_logits(weights, false, tokens);
+  EXPECT_LT((our_logits(dir / "hf", tokens) - reference).abs().max().item<double>(),
+            2e-4 * reference.abs().max().item<double>());
+  // Another RoPE type in the new key is refused as in the old one.
+  config["rope_parameters"] = {{"rope_type", "linear"}, {"rope_theta", kTheta}, {"factor", 2.0}};
+  std::ofstream(dir / "hf/config.json") << config.dump(2);
+  try {
+    read_model_config(dir / "hf");
+    ADD_FAILURE() << "a linear rope_parameters was accepted";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("rope_parameters"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Convert, InfiniWithClosedGatesReproducesTheOriginalThenDiffersWithMemory) {
   test::TempDir dir;
   auto weights = random_weights(false);

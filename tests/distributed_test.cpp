@@ -108,3 +108,24 @@ TEST_F(Distributed, ResumeUnderTwoRanksIsBitExact) {
   EXPECT_NE(test::read_text(dir_ / "split/checkpoints/step-00000006/trainer_state.json").find("\"rank_loaders\""),
             std::string::npos);
 }
+
+// Naming a backend makes even one rank join a process group (how scripts/gpu_check.sh checks NCCL
+// on one GPU): over Gloo that rank's all-reduces are the identity, so it trains exactly as a
+// process alone. NCCL on the CPU, or in a build without it, is refused as bad input.
+TEST_F(Distributed, OneRankJoinsAGroupWhenABackendIsNamed) {
+  const std::string extra = "--set train.steps=3 --set train.batch_size=1 --set train.save_every=3";
+  auto alone = test::run_infini(train("alone", extra));
+  ASSERT_EQ(alone.status, 0) << alone.output;
+  test::CommandResult group, nccl;
+  {
+    const auto environment = test::ScopedEnvironment::one_rank_group(next_port());
+    group = test::run_infini(train("group", extra + " --set run.deterministic=true --dist-backend gloo"));
+    nccl = test::run_infini(train("nccl", extra + " --dist-backend nccl"));
+  }
+  ASSERT_EQ(group.status, 0) << group.output;
+  const auto model = test::read_text(dir_ / "alone/checkpoints/step-00000003/model.safetensors");
+  EXPECT_FALSE(model.empty());
+  EXPECT_TRUE(model == test::read_text(dir_ / "group/checkpoints/step-00000003/model.safetensors"));
+  EXPECT_EQ(nccl.status, 2) << nccl.output;
+  EXPECT_NE(nccl.output.find("nccl"), std::string::npos) << nccl.output;
+}

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -36,6 +37,20 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ignored;
   fs::remove_all(path_, ignored);
+}
+
+ScopedEnvironment::ScopedEnvironment(std::vector<std::pair<std::string, std::string>> variables)
+    : variables_(std::move(variables)) {
+  for (const auto& [name, value] : variables_) ::setenv(name.c_str(), value.c_str(), 1);
+}
+
+ScopedEnvironment::~ScopedEnvironment() {
+  for (const auto& [name, value] : variables_) ::unsetenv(name.c_str());
+}
+
+ScopedEnvironment ScopedEnvironment::one_rank_group(int port) {
+  return ScopedEnvironment(
+      {{"WORLD_SIZE", "1"}, {"RANK", "0"}, {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", std::to_string(port)}});
 }
 
 CommandResult run_infini(const std::string& args) {

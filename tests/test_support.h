@@ -2,6 +2,8 @@
 #pragma once
 
 #include <string>
+#include <utility>
+#include <vector>
 #include <torch/torch.h>
 
 #include "model/model_config.h"
@@ -29,6 +31,21 @@ struct CommandResult {
 };
 // Runs the built `infini` binary with `args` (a shell fragment).
 CommandResult run_infini(const std::string& args);
+
+// Sets environment variables for its lifetime (processes started meanwhile inherit them), then
+// unsets them.
+class ScopedEnvironment {
+ public:
+  explicit ScopedEnvironment(std::vector<std::pair<std::string, std::string>> variables);
+  ~ScopedEnvironment();
+  ScopedEnvironment(const ScopedEnvironment&) = delete;
+  ScopedEnvironment& operator=(const ScopedEnvironment&) = delete;
+  // torchrun's variables for a process group of one rank on this machine.
+  static ScopedEnvironment one_rank_group(int port);
+
+ private:
+  std::vector<std::pair<std::string, std::string>> variables_;
+};
 
 // A SentencePiece model trained once per test process on generated text; its path.
 const std::string& shared_tokenizer();

@@ -4,6 +4,7 @@
 
 #include "attention/rope.h"
 #include "core/autocast.h"
+#include "core/torch_compat.h"
 
 namespace infini {
 
@@ -72,6 +73,22 @@ torch::Tensor attend_block(const torch::Tensor& q, const torch::Tensor& k, const
       .view({batch, heads, rows, dim});
 }
 
+#if INFINI_TORCH_AT_LEAST(2, 5)
+// The same attention through LibTorch 2.x's fused kernels (flash or memory-efficient on CUDA):
+// no score matrix in memory at all. SDPA's is_causal aligns the diagonal top-left, which is ours
+// only without cached keys; with them (xl, full) the mask is explicit.
+torch::Tensor fused_causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v,
+                                     int64_t past) {
+  std::optional<torch::Tensor> mask;
+  if (past > 0) {
+    mask = torch::ones({q.size(2), k.size(2)}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
+               .tril(past);
+  }
+  return at::scaled_dot_product_attention(q, k, v, mask, 0.0, /*is_causal=*/past == 0, std::nullopt,
+                                          /*enable_gqa=*/q.size(1) != k.size(1));
+}
+#endif
+
 }  // namespace
 
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t past,
@@ -79,6 +96,9 @@ torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, c
   // Query rows go in blocks so the score matrix of a block stays a few MiB: long segments then
   // cost no page-faulting multi-hundred-MiB temporaries, and each block skips the keys in its
   // future (half the work of a causal segment).
+#if INFINI_TORCH_AT_LEAST(2, 5)
+  if (q.is_cuda() && block_rows <= 0) return fused_causal_attention(q, k, v, past);
+#endif
   const int64_t length = q.size(2), group = q.size(1) / k.size(1);
   const int64_t keys = k.size(2);
   const int64_t budget = 1 << 20;  // score elements per key/value head and block

@@ -38,7 +38,8 @@ struct AttentionState {
 // softmax(Q·Kᵀ/√d + causal mask)·V with query heads grouped onto key/value heads.
 // q: [batch, heads, length, d]; k, v: [batch, kv_heads, past + length, d]; query i sits at
 // position past + i and sees keys 0..past + i. Query rows are processed in blocks of
-// `block_rows` (0: sized so a block's scores stay about 4 MiB per key/value head).
+// `block_rows` (0: sized so a block's scores stay about 4 MiB per key/value head). On CUDA with
+// LibTorch 2.5 or later and block_rows 0, the fused at::scaled_dot_product_attention runs instead.
 torch::Tensor causal_attention(const torch::Tensor& q, const torch::Tensor& k, const torch::Tensor& v, int64_t past,
                                int64_t block_rows = 0);
 

@@ -43,9 +43,12 @@ void run_train(const TrainFlags& flags) {
   options.replace_run = flags.force;
   options.progress_bar = ProgressBar::wanted(flags.progress);
   std::shared_ptr<Communicator> communicator = std::make_shared<SingleProcess>();
-  if (const auto rendezvous = rendezvous_from_environment(); rendezvous && rendezvous->world_size > 1) {
+  // One rank trains alone unless a backend is named: then it joins a process group of one (how
+  // the data-parallel path is checked on a single GPU).
+  if (const auto rendezvous = rendezvous_from_environment();
+      rendezvous && (rendezvous->world_size > 1 || flags.backend != "auto")) {
     if (rendezvous->rank > 0) spdlog::set_level(spdlog::level::warn);  // rank 0 speaks for the job
-    communicator = connect(*rendezvous, flags.backend, config.run.device.is_cuda());
+    communicator = connect(*rendezvous, flags.backend, config.run.device);
   }
   StopSignal stop;
   Trainer trainer(std::move(config), options, communicator);
@@ -81,7 +84,7 @@ void add_train_command(CLI::App& app) {
   train->add_option("--progress", flags->progress, "Live progress bar: auto (on a terminal), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}));
   train->add_option("--dist-backend", flags->backend,
-                    "With several ranks (RANK/WORLD_SIZE set): auto (gloo on CPU, nccl on CUDA), gloo or nccl")
+                    "With RANK/WORLD_SIZE set: auto (gloo on CPU, nccl on CUDA), gloo or nccl; naming one joins a process group even with one rank")
       ->check(CLI::IsMember({"auto", "gloo", "nccl"}));
   train->callback([flags] { run_train(*flags); });
 }

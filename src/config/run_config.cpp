@@ -95,6 +95,7 @@ void fields(F& f, RunSection& c) {
   f.parsed("device", c.device, device_named, device_text);
   f("threads", c.threads, between(0, 1024));
   f.choice("dtype", c.dtype, kComputeDtypeNames);
+  f("deterministic", c.deterministic);
   f.parsed("resume", c.resume, ResumeFrom::parse, [](const ResumeFrom& r) { return r.text(); });
 }
 

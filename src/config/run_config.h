@@ -120,6 +120,7 @@ struct RunSection {
   torch::Device device = torch::kCPU;  // checked against this machine where the run starts
   int64_t threads = 0;  // 0: one per core
   torch::ScalarType dtype = torch::kFloat32;  // bfloat16: autocast, float32 master weights and memory
+  bool deterministic = false;  // deterministic kernels only (CUDA): bit-identical reruns and resumes
   ResumeFrom resume;
 };
 

@@ -4,38 +4,41 @@
 // memory is read and written in float32 that way.
 #pragma once
 
-#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
+
+#include "core/torch_compat.h"
 
 namespace infini {
 
 class AutocastScope {
  public:
   AutocastScope(bool enabled, torch::ScalarType dtype = torch::kBFloat16)
-      : cpu_enabled_(at::autocast::is_cpu_enabled()),
-        gpu_enabled_(at::autocast::is_enabled()),
-        cpu_dtype_(at::autocast::get_autocast_cpu_dtype()),
-        gpu_dtype_(at::autocast::get_autocast_gpu_dtype()) {
-    at::autocast::set_cpu_enabled(enabled);
-    at::autocast::set_enabled(enabled);
+      : cpu_enabled_(compat::autocast_enabled(c10::DeviceType::CPU)),
+        gpu_enabled_(compat::autocast_enabled(c10::DeviceType::CUDA)),
+        cpu_dtype_(compat::autocast_dtype(c10::DeviceType::CPU)),
+        gpu_dtype_(compat::autocast_dtype(c10::DeviceType::CUDA)) {
+    compat::set_autocast_enabled(c10::DeviceType::CPU, enabled);
+    compat::set_autocast_enabled(c10::DeviceType::CUDA, enabled);
     if (enabled) {
-      at::autocast::set_autocast_cpu_dtype(dtype);
-      at::autocast::set_autocast_gpu_dtype(dtype);
+      compat::set_autocast_dtype(c10::DeviceType::CPU, dtype);
+      compat::set_autocast_dtype(c10::DeviceType::CUDA, dtype);
     }
   }
   ~AutocastScope() {
     // Casts cached for this scope's parameters must not outlive it (they would go stale).
     if (!cpu_enabled_ && !gpu_enabled_) at::autocast::clear_cache();
-    at::autocast::set_cpu_enabled(cpu_enabled_);
-    at::autocast::set_enabled(gpu_enabled_);
-    at::autocast::set_autocast_cpu_dtype(cpu_dtype_);
-    at::autocast::set_autocast_gpu_dtype(gpu_dtype_);
+    compat::set_autocast_enabled(c10::DeviceType::CPU, cpu_enabled_);
+    compat::set_autocast_enabled(c10::DeviceType::CUDA, gpu_enabled_);
+    compat::set_autocast_dtype(c10::DeviceType::CPU, cpu_dtype_);
+    compat::set_autocast_dtype(c10::DeviceType::CUDA, gpu_dtype_);
   }
   AutocastScope(const AutocastScope&) = delete;
   AutocastScope& operator=(const AutocastScope&) = delete;
 
-  static bool active() { return at::autocast::is_cpu_enabled() || at::autocast::is_enabled(); }
-  static torch::ScalarType dtype() { return at::autocast::get_autocast_cpu_dtype(); }
+  static bool active() {
+    return compat::autocast_enabled(c10::DeviceType::CPU) || compat::autocast_enabled(c10::DeviceType::CUDA);
+  }
+  static torch::ScalarType dtype() { return compat::autocast_dtype(c10::DeviceType::CPU); }
 
  private:
   bool cpu_enabled_, gpu_enabled_;

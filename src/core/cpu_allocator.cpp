@@ -7,10 +7,12 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <new>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace infini {
@@ -26,7 +28,9 @@ constexpr int64_t kCacheFloorBytes = int64_t{256} << 20;
 
 class CachingCpuAllocator final : public c10::Allocator {
  public:
-  c10::DataPtr allocate(size_t bytes) const override {
+  // c10::Allocator::allocate is const in LibTorch 1.13 and not in 2.x, which also added the pure
+  // copy_data: both spellings are defined, without `override`, so each version finds its own.
+  c10::DataPtr allocate(size_t bytes) const {
     if (bytes < kCachedMinimumBytes) {
       void* data = nullptr;
       if (bytes > 0 && posix_memalign(&data, kAlignment, bytes) != 0) throw std::bad_alloc();
@@ -35,6 +39,8 @@ class CachingCpuAllocator final : public c10::Allocator {
     void* data = take(cpu_allocation_class(bytes));
     return {data, data, &free_block, c10::Device(c10::DeviceType::CPU)};
   }
+  c10::DataPtr allocate(size_t bytes) { return std::as_const(*this).allocate(bytes); }
+  void copy_data(void* dest, const void* src, std::size_t count) const { std::memcpy(dest, src, count); }
 
   // raw_allocate's blocks carry no size: this deleter finds out which kind each one is.
   c10::DeleterFnPtr raw_deleter() const override { return &free_block; }

@@ -49,6 +49,11 @@ std::string dtype_name(torch::ScalarType dtype) {
   return name != "?" ? name : std::string(c10::toString(dtype));
 }
 
+void use_deterministic_kernels() {
+  setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8", /*overwrite=*/0);
+  at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/false);
+}
+
 void set_threads(int threads) {
   if (threads <= 0) {
     const char* local_ranks = std::getenv("LOCAL_WORLD_SIZE");

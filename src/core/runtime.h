@@ -31,4 +31,8 @@ std::string dtype_name(torch::ScalarType dtype);
 // LibTorch defaults to 1 on some machines.
 void set_threads(int threads);
 
+// Restricts LibTorch to deterministic kernels (an op without one fails), and cuBLAS to a fixed
+// workspace (CUBLAS_WORKSPACE_CONFIG, unless set): CUDA runs then repeat bit for bit.
+void use_deterministic_kernels();
+
 }  // namespace infini

@@ -1,8 +1,24 @@
 #include "distributed/c10d_communicator.h"
 
-#define USE_C10D_GLOO
+#include "core/torch_compat.h"
+#ifdef INFINI_WITH_GLOO
+#ifndef USE_C10D_GLOO
+#define USE_C10D_GLOO  // Debian's LibTorch defines it; the wheels' CMake files do not
+#endif
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#ifdef INFINI_WITH_NCCL
+#ifndef USE_C10D_NCCL
+#define USE_C10D_NCCL
+#endif
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#if INFINI_TORCH_AT_LEAST(2, 0)
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#else
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
+#endif
 
 #include <cstdlib>
 #include <cstring>
@@ -26,10 +42,19 @@ int64_t env_integer(const char* name, int64_t fallback) {
 // than per tensor.
 constexpr int64_t kBucketBytes = 32 << 20;
 
+// The class a backend's process group derives from: LibTorch 2.x split c10d::Backend (Gloo, NCCL)
+// out of c10d::ProcessGroup (which dispatches among backends).
+#if INFINI_TORCH_AT_LEAST(2, 0)
+using BackendGroup = c10d::Backend;
+#else
+using BackendGroup = c10d::ProcessGroup;
+#endif
+
 class C10dCommunicator final : public Communicator {
  public:
-  C10dCommunicator(c10::intrusive_ptr<c10d::ProcessGroup> group, int64_t rank, int64_t world)
-      : group_(std::move(group)), rank_(rank), world_(world) {}
+  // `device`: where the collectives' buffers live (the CPU for Gloo, the rank's GPU for NCCL).
+  C10dCommunicator(c10::intrusive_ptr<BackendGroup> group, int64_t rank, int64_t world, torch::Device device)
+      : group_(std::move(group)), rank_(rank), world_(world), device_(device) {}
 
   int64_t rank() const override { return rank_; }
   int64_t world_size() const override { return world_; }
@@ -39,7 +64,7 @@ class C10dCommunicator final : public Communicator {
   }
 
   double sum(double value) override {
-    std::vector<torch::Tensor> one{torch::tensor({value}, torch::kFloat64)};
+    std::vector<torch::Tensor> one{torch::tensor({value}, torch::kFloat64).to(device_)};
     group_->allreduce(one)->wait();
     return one[0].item<double>();
   }
@@ -60,10 +85,12 @@ class C10dCommunicator final : public Communicator {
     std::memcpy(bytes + 8, text.data(), text.size());
     std::vector<std::vector<torch::Tensor>> outputs(1);
     for (int64_t r = 0; r < world_; ++r) outputs[0].push_back(torch::empty_like(mine));
-    std::vector<torch::Tensor> inputs{mine};
+    std::vector<torch::Tensor> inputs{mine.to(device_)};
+    for (auto& t : outputs[0]) t = t.to(device_);
     group_->allgather(outputs, inputs)->wait();
     std::vector<std::string> texts;
-    for (const auto& t : outputs[0]) {
+    for (auto t : outputs[0]) {
+      t = t.cpu();
       uint64_t n = 0;
       std::memcpy(&n, t.data_ptr<uint8_t>(), 8);
       texts.emplace_back(reinterpret_cast<const char*>(t.data_ptr<uint8_t>()) + 8, n);
@@ -73,7 +100,7 @@ class C10dCommunicator final : public Communicator {
 
  private:
   size_t max_over_ranks(size_t value) {
-    std::vector<torch::Tensor> one{torch::tensor({static_cast<int64_t>(value)}, torch::kInt64)};
+    std::vector<torch::Tensor> one{torch::tensor({static_cast<int64_t>(value)}, torch::kInt64).to(device_)};
     c10d::AllreduceOptions options;
     options.reduceOp = c10d::ReduceOp::MAX;
     group_->allreduce(one, options)->wait();
@@ -95,7 +122,7 @@ class C10dCommunicator final : public Communicator {
       }
       std::vector<torch::Tensor> views;
       for (size_t i = first; i < last; ++i) views.push_back(tensors[i].detach().reshape({-1}));
-      std::vector<torch::Tensor> flat{torch::cat(views)};
+      std::vector<torch::Tensor> flat{torch::cat(views).to(device_)};
       collective(flat);
       int64_t offset = 0;
       torch::NoGradGuard no_grad;
@@ -108,8 +135,9 @@ class C10dCommunicator final : public Communicator {
     }
   }
 
-  c10::intrusive_ptr<c10d::ProcessGroup> group_;
+  c10::intrusive_ptr<BackendGroup> group_;
   int64_t rank_, world_;
+  torch::Device device_;
 };
 
 }  // namespace
@@ -129,26 +157,43 @@ std::optional<Rendezvous> rendezvous_from_environment() {
   return r;
 }
 
-std::shared_ptr<Communicator> connect(const Rendezvous& r, const std::string& backend, bool cuda) {
-  const std::string chosen = backend == "auto" ? (cuda ? "nccl" : "gloo") : backend;
-  if (chosen != "gloo") {
-    throw InputError("distributed backend '" + chosen + "' is not available in this LibTorch build (gloo is)");
+std::shared_ptr<Communicator> connect(const Rendezvous& r, const std::string& backend, const torch::Device& device) {
+  const std::string chosen = backend == "auto" ? (device.is_cuda() ? "nccl" : "gloo") : backend;
+  if (chosen != "gloo" && chosen != "nccl") {
+    throw InputError("distributed backend '" + chosen + "': expected auto, gloo or nccl");
   }
+  if (chosen == "nccl" && !device.is_cuda()) throw InputError("distributed backend 'nccl' needs run.device cuda");
+#ifndef INFINI_WITH_GLOO
+  if (chosen == "gloo") throw InputError("distributed backend 'gloo' is not available in this LibTorch build");
+#endif
+#ifndef INFINI_WITH_NCCL
+  if (chosen == "nccl") throw InputError("distributed backend 'nccl' is not available in this LibTorch build (gloo is)");
+#endif
   c10d::TCPStoreOptions options;
   options.port = static_cast<uint16_t>(r.port);
   options.isServer = r.rank == 0;
   options.numWorkers = static_cast<size_t>(r.world_size);
   options.timeout = std::chrono::seconds(300);
   auto store = c10::make_intrusive<c10d::TCPStore>(r.master_addr, options);
+  c10::intrusive_ptr<BackendGroup> group;
+#ifdef INFINI_WITH_NCCL
+  if (chosen == "nccl") {
+    group = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, static_cast<int>(r.rank), static_cast<int>(r.world_size),
+                                                        c10d::ProcessGroupNCCL::Options::create());
+    return std::make_shared<C10dCommunicator>(group, r.rank, r.world_size, device);
+  }
+#endif
+#ifdef INFINI_WITH_GLOO
   auto gloo = c10d::ProcessGroupGloo::Options::create(std::chrono::seconds(600));
   // On one machine everything talks over loopback; across machines each rank binds to its own
   // host's address.
   const bool local = r.master_addr == "127.0.0.1" || r.master_addr == "localhost";
   gloo->devices.push_back(local ? c10d::ProcessGroupGloo::createDeviceForHostname("127.0.0.1")
                                 : c10d::ProcessGroupGloo::createDefaultDevice());
-  auto group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(r.rank),
-                                                          static_cast<int>(r.world_size), gloo);
-  return std::make_shared<C10dCommunicator>(group, r.rank, r.world_size);
+  group = c10::make_intrusive<c10d::ProcessGroupGloo>(store, static_cast<int>(r.rank), static_cast<int>(r.world_size),
+                                                      gloo);
+#endif
+  return std::make_shared<C10dCommunicator>(group, r.rank, r.world_size, torch::kCPU);
 }
 
 }  // namespace infini

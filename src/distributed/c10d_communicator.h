@@ -8,6 +8,8 @@
 #include <optional>
 #include <string>
 
+#include <c10/core/Device.h>
+
 #include "train/communicator.h"
 
 namespace infini {
@@ -24,7 +26,9 @@ struct Rendezvous {
 // are an InputError naming the variable.
 std::optional<Rendezvous> rendezvous_from_environment();
 
-// Joins the process group. `backend`: "auto" (gloo for CPU, nccl for CUDA), "gloo" or "nccl".
-std::shared_ptr<Communicator> connect(const Rendezvous& rendezvous, const std::string& backend, bool cuda);
+// Joins the process group. `backend`: "auto" (gloo for a CPU `device`, nccl for CUDA), "gloo" or
+// "nccl" (whose collectives run on `device`). A backend this build lacks is an InputError.
+std::shared_ptr<Communicator> connect(const Rendezvous& rendezvous, const std::string& backend,
+                                      const c10::Device& device);
 
 }  // namespace infini

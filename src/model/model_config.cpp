@@ -94,8 +94,10 @@ void reject_unsupported_family(const nlohmann::json& json, const std::string& wh
   if (is("model_type", kInfiniModelType) && !has_infini) {
     throw InputError(where + ": model_type \"" + kInfiniModelType + "\" needs an infini_attention object");
   }
-  if (json.contains("rope_scaling") && !json["rope_scaling"].is_null()) {
-    throw InputError(where + ": rope_scaling is not supported (only plain RoPE with rope_theta)");
+  for (const char* key : {"rope_scaling", "rope_parameters"}) {
+    if (json.contains(key) && !json[key].is_null()) {
+      throw InputError(where + ": " + key + " " + json[key].dump() + " is not supported (only plain RoPE with rope_theta)");
+    }
   }
   for (const char* key : {"hidden_act", "hidden_activation"}) {
     if (json.contains(key) && !is(key, "silu")) {
@@ -110,9 +112,26 @@ void reject_unsupported_family(const nlohmann::json& json, const std::string& wh
   }
 }
 
+// transformers 5 writes a plain RoPE as rope_parameters {"rope_type": "default", "rope_theta": θ}
+// (earlier versions: rope_theta, and rope_scaling null) and the dtype as "dtype" (earlier:
+// "torch_dtype"). Both spellings read as the earlier one; any other RoPE type stays refused.
+nlohmann::json with_earlier_hf_keys(nlohmann::json json) {
+  for (const char* key : {"rope_parameters", "rope_scaling"}) {
+    if (!json.contains(key) || !json[key].is_object()) continue;
+    const auto& rope = json[key];
+    const auto type = rope.value("rope_type", rope.value("type", std::string("default")));
+    if (type != "default") continue;
+    if (rope.contains("rope_theta") && !json.contains("rope_theta")) json["rope_theta"] = rope["rope_theta"];
+    json.erase(key);
+  }
+  if (json.contains("dtype") && !json.contains("torch_dtype")) json["torch_dtype"] = json["dtype"];
+  return json;
+}
+
 }  // namespace
 
-ModelConfig model_config_from_json(const nlohmann::json& json, const std::string& where) {
+ModelConfig model_config_from_json(const nlohmann::json& given, const std::string& where) {
+  const auto json = with_earlier_hf_keys(given);
   reject_unsupported_family(json, where);
   // A run config may leave vocab_size to the tokenizer; a config.json must say it.
   const JsonReader checked(json, where);

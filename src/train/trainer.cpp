@@ -26,6 +26,7 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   const auto& origin = options_.config_origin;
   require_device(device_);
   set_threads(static_cast<int>(config_.run.threads));
+  if (config_.run.deterministic) use_deterministic_kernels();
   torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
   if (config_.train.carry_memory && comm_->world_size() > 1) {
     throw InputError(origin + ": train.carry_memory: not supported with several ranks yet (each rank's carried "
