@@ -189,10 +189,10 @@ mkdir -p "$work/doc32k" "$work/doc1m"
 cat "$carry"/books/* | head -c 140000 >"$work/doc32k/book.txt"
 cat "$carry"/books/* | head -c 4400000 >"$work/doc1m/book.txt"
 for size in 32k 1m; do
-  /usr/bin/time -f "%e s %M KiB" -o "$work/time-$size" timeout 120 "$infini" eval ppl --checkpoint "$model" \
+  timeout 120 "$infini" eval ppl --checkpoint "$model" \
     --data "$work/doc$size" --device cuda --dtype bfloat16 --progress off --out "$work/ppl-$size.json" \
     >"$OUT/ppl-$size.log" 2>&1 || tail -5 "$OUT/ppl-$size.log"
-  record "eval_ppl.$size" "$(python3 - "$work/ppl-$size.json" "$work/time-$size" <<'EOF'
+  record "eval_ppl.$size" "$(python3 - "$work/ppl-$size.json" <<'EOF'
 import json, sys
 try:
     r = json.load(open(sys.argv[1]))
@@ -202,7 +202,6 @@ out = {"tokens": r["total"]["tokens"], "ppl": r["total"]["ppl"]}
 out.update(r.get("timing", {}))
 footprint = r.get("footprint", {})
 out.update({k: v for k, v in footprint.items() if k.startswith("peak")})
-out["wall"] = open(sys.argv[2]).read().strip()
 print(json.dumps(out))
 EOF
 )"
