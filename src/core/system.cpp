@@ -42,8 +42,13 @@ int64_t peak_device_bytes() {
   if (!torch::cuda::is_available()) return 0;
   int64_t peak = 0;
   for (int64_t d = 0; d < static_cast<int64_t>(torch::cuda::device_count()); ++d) {
-    auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<int>(d));
-    peak += stats.allocated_bytes[0].peak;  // index 0: the aggregate over pool kinds
+    // LibTorch 2.x refuses ("Invalid device argument") before the allocator's first use: nothing
+    // was allocated there yet.
+    try {
+      auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(static_cast<int>(d));
+      peak += stats.allocated_bytes[0].peak;  // index 0: the aggregate over pool kinds
+    } catch (const c10::Error&) {
+    }
   }
   return peak;
 #else
@@ -68,7 +73,10 @@ void reset_peak_memory() {
 #ifdef INFINI_WITH_CUDA
   if (!torch::cuda::is_available()) return;
   for (int64_t d = 0; d < static_cast<int64_t>(torch::cuda::device_count()); ++d) {
-    c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<int>(d));
+    try {
+      c10::cuda::CUDACachingAllocator::resetPeakStats(static_cast<int>(d));
+    } catch (const c10::Error&) {  // not used yet (LibTorch 2.x): no peak to reset
+    }
   }
 #endif
 }
@@ -132,7 +140,9 @@ std::string suggested_openblas_coretype(const CpuFeatures& cpu, const BlasInfo& 
 std::vector<std::string> available_devices() {
   std::vector<std::string> devices{"cpu"};
   if (torch::cuda::is_available()) {
-    for (size_t d = 0; d < torch::cuda::device_count(); ++d) devices.push_back("cuda:" + std::to_string(d));
+    for (int64_t d = 0; d < static_cast<int64_t>(torch::cuda::device_count()); ++d) {
+      devices.push_back("cuda:" + std::to_string(d));
+    }
   }
   return devices;
 }
