@@ -77,36 +77,28 @@ export LD_LIBRARY_PATH=$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 ls "$libdir" | tr '\n' ' '; echo
 
 stage "configure"
-# nccl.h from the nvidia-nccl wheel; CUDA's runtime headers and library from the toolkit or wheels.
+# nccl.h from the nvidia-nccl wheel (or else the CUDA toolkit).
 # The wheels' first: their NCCL is the one LibTorch was built with.
 search_roots=("$(python3 -c 'import nvidia; print(list(nvidia.__path__)[0])' 2>/dev/null)"
               "$(dirname "$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")")" /usr/local/cuda)
 first_match() { find "${search_roots[@]}" -name "$1" 2>/dev/null | grep -v stubs | head -1; }
 nccl_header=$(first_match nccl.h)
-cuda_header=$(first_match cuda_runtime_api.h)
-cudart=$(first_match 'libcudart.so*')
-echo "nccl.h: $nccl_header; cuda_runtime_api.h: $cuda_header; cudart: $cudart"
+echo "nccl.h: $nccl_header"
 generator=("Unix Makefiles")
 command -v ninja >/dev/null && generator=(Ninja)
 common=(-S "$root" -B "$build" -G "${generator[0]}" -DCMAKE_BUILD_TYPE=Release)
 [ -n "$nccl_header" ] && common+=(-DINFINI_NCCL_INCLUDE_DIR="$(dirname "$nccl_header")")
 if [ "$dry" = 1 ]; then  # configure a scratch folder with Debian's LibTorch, build in build/
-  torch_prefix=""; torch_dir=""; common[2]=/tmp/infini-gpu-dry-configure
+  torch_prefix=""; common[2]=/tmp/infini-gpu-dry-configure
 fi
-mode=find_package
 cuda_root=$(dirname "$(dirname "$(command -v nvcc 2>/dev/null || echo /usr/local/cuda/bin/nvcc)")")
 if ! cmake "${common[@]}" -DCMAKE_PREFIX_PATH="$torch_prefix;$deps/usr" -DCUDAToolkit_ROOT="$cuda_root" \
      >"$OUT/configure.log" 2>&1; then
-  tail -25 "$OUT/configure.log"
-  echo "find_package(Torch) failed: linking the wheel's libraries directly"
-  mode=direct
-  rm -rf "$build"
-  cmake "${common[@]}" -DCMAKE_PREFIX_PATH="$deps/usr" -DINFINI_TORCH_DIR="$torch_dir" \
-    -DINFINI_CUDA_INCLUDE_DIR="$(dirname "$cuda_header")" -DINFINI_CUDART_LIBRARY="$cudart" \
-    >>"$OUT/configure.log" 2>&1 || { tail -40 "$OUT/configure.log"; record build.ok false; exit 1; }
+  tail -40 "$OUT/configure.log"
+  record build.ok false
+  exit 1
 fi
 grep "infini:" "$OUT/configure.log"
-record build.torch_found_by "\"$mode\""
 
 [ "$dry" = 1 ] && { grep -E "^(SENTENCEPIECE|yaml-cpp|spdlog|GTest|CLI11|fmt)[A-Za-z_]*:" "${common[2]}/CMakeCache.txt"; build=$root/build; }
 
