@@ -251,6 +251,87 @@ TEST(PasskeyKeys, SeededFiveDigitKeys) {
   }
 }
 
+TEST(PasskeyKeys, KeyDigitsSetTheRangeInTrainingAndEvaluation) {
+  EXPECT_EQ(passkey_key_range(1).low, 0);
+  EXPECT_EQ(passkey_key_range(1).high, 9);
+  EXPECT_EQ(passkey_key_range(2).low, 10);
+  EXPECT_EQ(passkey_key_range(2).high, 99);
+  EXPECT_EQ(passkey_key_range(9).high, 999999999);
+  EXPECT_THROW(passkey_key_range(0), InputError);
+  EXPECT_THROW(passkey_key_range(10), InputError);
+  // The default draws the five-digit keys of before, key for key.
+  EXPECT_EQ(passkey_keys(20, 3), passkey_keys(20, 3, 5));
+  std::set<int64_t> seen;
+  for (auto key : passkey_keys(200, 3, 1)) seen.insert(key);
+  EXPECT_EQ(seen, (std::set<int64_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}));
+
+  Tokenizer tokenizer(test::shared_tokenizer());
+  PasskeyLoaderOptions options;
+  options.batch_size = 2;
+  options.segment_length = 64;
+  options.sequence_length = 64 * 12;
+  options.targets = PasskeyTargets::Answer;
+  for (const int64_t digits : {1, 2, 3}) {
+    options.key_digits = digits;
+    PasskeyLoader loader(test::shared_tokenizer(), options);
+    const auto range = passkey_key_range(digits);
+    for (int64_t n = 0; n < 30; ++n) {
+      const auto s = loader.sample(n, loader.min_segments());
+      EXPECT_GE(s.key, range.low);
+      EXPECT_LE(s.key, range.high);
+      EXPECT_EQ(std::to_string(s.key).size(), static_cast<size_t>(digits));
+      // The answer is the key's own tokens, and the key line names the same key.
+      EXPECT_EQ(tokenizer.decode(s.prompt.answer), std::to_string(s.key));
+      EXPECT_EQ(tokenizer.decode(std::vector<int64_t>(s.inputs.begin() + s.prompt.key_position,
+                                                      s.inputs.begin() + s.prompt.key_position + s.prompt.key_tokens)),
+                PasskeyTask::key_line(s.key));
+    }
+  }
+  options.key_digits = 0;
+  EXPECT_THROW(PasskeyLoader(test::shared_tokenizer(), options), InputError);
+}
+
+TEST(PasskeyLoader, KeylessSamplesHoldOnlyFillerAndStillAskForAKey) {
+  Tokenizer tokenizer(test::shared_tokenizer());
+  PasskeyLoaderOptions options;
+  options.segment_length = 64;
+  options.sequence_length = 64 * 12;
+  options.targets = PasskeyTargets::KeyLine;
+  PasskeyLoader keyed(test::shared_tokenizer(), options);
+  options.keyless_share = 0.3;
+  PasskeyLoader mixed(test::shared_tokenizer(), options);
+  const auto filler = tokenizer.encode("The grass is green.");
+  int64_t keyless = 0;
+  for (int64_t n = 0; n < 200; ++n) {
+    const int64_t segments = mixed.min_segments() + n % 5;
+    const auto s = mixed.sample(n, segments);
+    const auto with_key = keyed.sample(n, segments);
+    EXPECT_EQ(s.key, with_key.key);  // the draws before the keyless one are those of share 0
+    EXPECT_EQ(s.inputs.size(), with_key.inputs.size());
+    EXPECT_EQ(s.answer_start, with_key.answer_start);
+    if (!s.keyless) {
+      EXPECT_EQ(s.inputs, with_key.inputs);
+      continue;
+    }
+    ++keyless;
+    EXPECT_EQ(s.prompt.key_position, -1);
+    const auto text = tokenizer.decode(std::vector<int64_t>(s.inputs.begin(), s.inputs.begin() + s.answer_start));
+    EXPECT_EQ(text.find("Remember it"), std::string::npos);
+    EXPECT_EQ(text.find(std::to_string(s.key)), std::string::npos) << text;
+    // Filler in whole sentences where the key line was, then the question, then the key.
+    EXPECT_NE(text.find("The sky is blue. The sun is yellow."), std::string::npos);
+    EXPECT_EQ(tokenizer.decode(s.prompt.answer), std::to_string(s.key));
+    // Only the answer is a target: there is no key line to learn.
+    int64_t targets = 0;
+    for (const auto t : s.targets) targets += t != kIgnoreTarget;
+    EXPECT_EQ(targets, static_cast<int64_t>(s.prompt.answer.size()));
+  }
+  EXPECT_GT(keyless, 40);  // 30% of 200, give or take the draw
+  EXPECT_LT(keyless, 80);
+  options.keyless_share = 1.0;
+  EXPECT_THROW(PasskeyLoader(test::shared_tokenizer(), options), InputError);
+}
+
 TEST(EvalPasskey, JsonCountsEveryTrialAndCell) {
   test::TempDir dir;
   auto init = test::run_infini("init --config " + std::string(INFINI_SOURCE_DIR) + "/configs/tiny.yaml --tokenizer " +
@@ -298,7 +379,20 @@ TEST(EvalPasskey, JsonCountsEveryTrialAndCell) {
   EXPECT_EQ(no_memory["layout"], "table3");
   EXPECT_EQ(no_memory["memory"], false);
   EXPECT_LE(no_memory["trials"][0]["segments_between"].get<int64_t>(), 0);  // the key beside the question
-  auto bad = test::run_infini("eval passkey --checkpoint " + (dir / "ckpt") + " --lengths 10");
+  // Two-digit keys: the answer is the key's two digits, the keys those of passkey_keys.
+  result = test::run_infini("eval passkey --checkpoint " + (dir / "ckpt") +
+                            " --lengths 1K --depths start --keys 2 --seed 5 --key-digits 2 --out " + (dir / "k.json"));
+  ASSERT_EQ(result.status, 0) << result.output;
+  std::ifstream two_in(dir / "k.json");
+  const auto two = nlohmann::json::parse(two_in);
+  EXPECT_EQ(two["key_digits"], 2);
+  ASSERT_EQ(two["trials"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i) EXPECT_EQ(two["trials"][i]["key"], passkey_keys(2, 5, 2)[i]);
+  const auto two_tokens = Tokenizer(test::shared_tokenizer()).encode(std::to_string(passkey_keys(2, 5, 2)[0])).size();
+  EXPECT_EQ(two["trials"][0]["answer_tokens"].get<size_t>(), two_tokens);
+  auto bad = test::run_infini("eval passkey --checkpoint " + (dir / "ckpt") + " --lengths 1K --key-digits 10");
+  EXPECT_EQ(bad.status, 2) << bad.output;
+  bad = test::run_infini("eval passkey --checkpoint " + (dir / "ckpt") + " --lengths 10");
   EXPECT_EQ(bad.status, 2) << bad.output;
   EXPECT_NE(bad.output.find("shorter than the task's fixed text"), std::string::npos) << bad.output;
   bad = test::run_infini("eval passkey --checkpoint " + (dir / "ckpt") + " --lengths 2X");

@@ -23,6 +23,7 @@ struct PasskeyFlags {
   std::string layout = "memory";
   bool no_memory = false;
   int64_t keys = 5;
+  int64_t key_digits = PasskeyTask::kDefaultKeyDigits;
   uint64_t seed = 0;
   RuntimeFlags runtime;
 };
@@ -37,6 +38,7 @@ void run_passkey(const PasskeyFlags& flags) {
   options.depths.clear();
   for (const auto& depth : flags.depths) options.depths.push_back(parse_depth(depth));
   options.keys = flags.keys;
+  options.key_digits = flags.key_digits;
   options.seed = flags.seed;
   options.progress_bar = ProgressBar::wanted(flags.progress);
   options.memory = !flags.no_memory;
@@ -65,6 +67,9 @@ void add_eval_passkey_command(CLI::App& eval) {
       ->capture_default_str();
   passkey->add_option("--keys", flags->keys, "Random keys per length and depth")
       ->check(whole_number(1, 1000000))
+      ->capture_default_str();
+  passkey->add_option("--key-digits", flags->key_digits, "Digits per key (the paper's 5; fewer for a model trained so)")
+      ->check(whole_number(1, PasskeyTask::kMaxKeyDigits))
       ->capture_default_str();
   passkey->add_option("--seed", flags->seed, "Seed of the keys")->capture_default_str();
   passkey->add_option("--layout", flags->layout,

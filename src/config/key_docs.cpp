@@ -43,6 +43,8 @@ const std::vector<std::pair<std::string, std::string>>& run_config_key_docs() {
       {"data.passkey_min_segments", "passkey task: fewest segments per sample; 0: the fewest that fit"},
       {"data.passkey_max_segments", "passkey task: most segments per sample; 0: a whole row"},
       {"data.passkey_curriculum_samples", "passkey task: samples over which the longest grows to the most; 0: none"},
+      {"data.passkey_key_digits", "passkey task: digits per key, 1 to 9 (the paper's 5)"},
+      {"data.passkey_keyless_share", "passkey task: share of samples with no key line (the answer a key nothing names)"},
       {"eval", "validation perplexity during training"},
       {"eval.segment_length", "segment length for validation; 0: the model's"},
       {"eval.memory", "carry memory across segments (false: reset each segment, the ablation)"},

@@ -39,6 +39,8 @@ void fields(F& f, DataSection& c) {
   f("passkey_min_segments", c.passkey_min_segments, at_least(0));
   f("passkey_max_segments", c.passkey_max_segments, at_least(0));
   f("passkey_curriculum_samples", c.passkey_curriculum_samples, at_least(0));
+  f("passkey_key_digits", c.passkey_key_digits, between(1, 9));
+  f("passkey_keyless_share", c.passkey_keyless_share, between(0.0, 0.99));
 }
 
 template <class F>

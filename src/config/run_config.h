@@ -49,6 +49,8 @@ struct DataSection {
   int64_t passkey_min_segments = 0;  // segments per passkey sample; 0: the fewest possible
   int64_t passkey_max_segments = 0;  // 0: a whole row
   int64_t passkey_curriculum_samples = 0;  // the longest sample grows to max over these (0: none)
+  int64_t passkey_key_digits = 5;  // digits per key (data/passkey.h)
+  double passkey_keyless_share = 0.0;  // samples with no key line (data/passkey_loader.h)
 };
 
 struct EvalSection {

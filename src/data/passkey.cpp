@@ -63,7 +63,8 @@ void PasskeyTask::require_length(int64_t length, int64_t key, int64_t segment_le
                    ")");
 }
 
-PasskeyPrompt PasskeyTask::prompt(int64_t length, double depth, int64_t key, int64_t segment_length) const {
+PasskeyPrompt PasskeyTask::prompt(int64_t length, double depth, int64_t key, int64_t segment_length,
+                                  bool with_line) const {
   if (!(depth >= 0.0 && depth <= 1.0)) throw InputError("passkey depth " + std::to_string(depth) + ": expected 0 to 1");
   const auto line = tokenizer_.encode(key_line(key));
   if (length < shortest_with_line(static_cast<int64_t>(line.size()), segment_length)) {
@@ -95,7 +96,15 @@ PasskeyPrompt PasskeyTask::prompt(int64_t length, double depth, int64_t key, int
   out.tokens.reserve(static_cast<size_t>(length));
   out.tokens.push_back(bos_);
   out.tokens.insert(out.tokens.end(), intro_.begin(), intro_.end());
-  for (size_t s = 0; s + 1 < ends.size(); ++s) {
+  if (!with_line) {
+    // The key line's place goes to the filler: whole sentences, as many as fit.
+    out.key_position = -1;
+    for (size_t s = 0;; s = (s + 1) % sentences_.size()) {
+      if (static_cast<int64_t>(out.tokens.size() + sentences_[s].size()) > question_position) break;
+      out.tokens.insert(out.tokens.end(), sentences_[s].begin(), sentences_[s].end());
+    }
+  }
+  for (size_t s = 0; with_line && s + 1 < ends.size(); ++s) {
     if (s == m) {
       out.key_position = static_cast<int64_t>(out.tokens.size());
       out.tokens.insert(out.tokens.end(), line.begin(), line.end());
@@ -103,7 +112,7 @@ PasskeyPrompt PasskeyTask::prompt(int64_t length, double depth, int64_t key, int
     const auto& sentence = sentences_[s % sentences_.size()];
     out.tokens.insert(out.tokens.end(), sentence.begin(), sentence.end());
   }
-  if (m + 1 == ends.size()) {
+  if (with_line && m + 1 == ends.size()) {
     out.key_position = static_cast<int64_t>(out.tokens.size());
     out.tokens.insert(out.tokens.end(), line.begin(), line.end());
   }
@@ -112,7 +121,7 @@ PasskeyPrompt PasskeyTask::prompt(int64_t length, double depth, int64_t key, int
   out.question_position = question_position;
   out.tokens.insert(out.tokens.end(), question_.begin(), question_.end());
   out.answer = tokenizer_.encode(std::to_string(key));
-  out.key_tokens = key_tokens;
+  out.key_tokens = with_line ? key_tokens : 0;
   return out;
 }
 
@@ -120,6 +129,16 @@ double PasskeyTask::filler_bytes_per_token() const {
   int64_t tokens = 0;
   for (const auto& sentence : sentences_) tokens += static_cast<int64_t>(sentence.size());
   return static_cast<double>(std::string(kFiller).size() + 1) / static_cast<double>(tokens);
+}
+
+PasskeyKeyRange passkey_key_range(int64_t digits, const std::string& what) {
+  if (digits < 1 || digits > PasskeyTask::kMaxKeyDigits) {
+    throw InputError(what + " " + std::to_string(digits) + ": expected 1 to " +
+                     std::to_string(PasskeyTask::kMaxKeyDigits));
+  }
+  int64_t high = 1;
+  for (int64_t d = 0; d < digits; ++d) high *= 10;
+  return {digits == 1 ? 0 : high / 10, high - 1};
 }
 
 double parse_depth(const std::string& text) {

@@ -30,11 +30,19 @@ namespace infini {
 struct PasskeyPrompt {
   std::vector<int64_t> tokens;     // exactly the requested length, starting with bos
   std::vector<int64_t> answer;     // the key's tokens, the expected continuation
-  int64_t key_position = 0;        // index in `tokens` of the key line's first token
+  int64_t key_position = 0;        // index in `tokens` of the key line's first token; -1: none
   int64_t key_tokens = 0;          // the key line's length in tokens
   int64_t question_position = 0;   // index of the question's first token
   int64_t pad_tokens = 0;          // pad tokens right before the question
 };
+
+// The keys of `digits` digits with no leading zero: 10^(digits-1) to 10^digits - 1 (one digit:
+// 0 to 9). Five digits are the paper's; fewer make the task easier (a curriculum step).
+struct PasskeyKeyRange {
+  int64_t low = 0, high = 0;
+};
+// InputError naming `what` unless 1 <= digits <= kMaxKeyDigits.
+PasskeyKeyRange passkey_key_range(int64_t digits, const std::string& what = "key digits");
 
 class PasskeyTask {
  public:
@@ -44,7 +52,7 @@ class PasskeyTask {
   static constexpr const char* kFiller =
       "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again.";
   static constexpr const char* kQuestion = "What is the pass key? The pass key is";
-  static constexpr int64_t kMinKey = 10000, kMaxKey = 99999;  // five digits
+  static constexpr int64_t kDefaultKeyDigits = 5, kMaxKeyDigits = 9;
 
   explicit PasskeyTask(const Tokenizer& tokenizer);
 
@@ -52,8 +60,10 @@ class PasskeyTask {
   static std::string key_line(int64_t key);
   // A prompt of exactly `length` tokens with the key line at `depth` in [0, 1], in the
   // memory-only layout for `segment_length` > 0, else the paper's. InputError when `length`
-  // cannot hold the layout (see shortest_prompt).
-  PasskeyPrompt prompt(int64_t length, double depth, int64_t key, int64_t segment_length = 0) const;
+  // cannot hold the layout (see shortest_prompt). Without `key_line` the prompt holds filler
+  // where the line would go and nothing names the key (training's keyless samples).
+  PasskeyPrompt prompt(int64_t length, double depth, int64_t key, int64_t segment_length = 0,
+                       bool key_line = true) const;
   // The fewest tokens a prompt with this key can have in the layout.
   int64_t shortest_prompt(int64_t key, int64_t segment_length = 0) const;
   // InputError naming the shortest length when `length` cannot hold the layout with this key.

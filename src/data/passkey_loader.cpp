@@ -17,27 +17,33 @@ std::mt19937_64 sample_rng(uint64_t seed, int64_t n) {
 }  // namespace
 
 PasskeyLoader::PasskeyLoader(const std::string& tokenizer_path, PasskeyLoaderOptions options)
-    : tokenizer_(tokenizer_path), task_(std::make_unique<PasskeyTask>(tokenizer_)), options_(options) {
+    : tokenizer_(tokenizer_path),
+      task_(std::make_unique<PasskeyTask>(tokenizer_)),
+      options_(options),
+      keys_(passkey_key_range(options.key_digits, "data.passkey_key_digits")) {
   const int64_t segment = options_.segment_length;
   if (segment <= 0 || options_.sequence_length % segment != 0) {
     throw InputError("train.sequence_length " + std::to_string(options_.sequence_length) +
                      ": must be a multiple of the segment length " + std::to_string(segment));
   }
-  answer_tokens_ = static_cast<int64_t>(tokenizer_.encode(std::to_string(PasskeyTask::kMaxKey)).size());
+  answer_tokens_ = static_cast<int64_t>(tokenizer_.encode(std::to_string(keys_.high)).size());
   question_tokens_ = static_cast<int64_t>(tokenizer_.encode(PasskeyTask::kQuestion).size());
   if (question_tokens_ + answer_tokens_ > segment) {
     throw InputError("segment_length " + std::to_string(segment) + ": the passkey question and answer (" +
                      std::to_string(question_tokens_ + answer_tokens_) + " tokens) do not fit in one segment");
   }
   // The fewest segments whose prompt, ending question_tokens_ into the last, holds the layout.
-  const int64_t shortest = std::max(task_->shortest_prompt(PasskeyTask::kMinKey, segment),
-                                    task_->shortest_prompt(PasskeyTask::kMaxKey, segment));
+  const int64_t shortest =
+      std::max(task_->shortest_prompt(keys_.low, segment), task_->shortest_prompt(keys_.high, segment));
   const int64_t fewest = (shortest - question_tokens_ + segment - 1) / segment + 1;
   const int64_t row = options_.sequence_length / segment;
   if (row < fewest) {
     throw InputError("train.sequence_length " + std::to_string(options_.sequence_length) +
                      ": too short for the passkey task (needs at least " + std::to_string(fewest * segment) +
                      " tokens: " + std::to_string(fewest) + " segments of " + std::to_string(segment) + ")");
+  }
+  if (!(options_.keyless_share >= 0.0 && options_.keyless_share < 1.0)) {
+    throw InputError("data.passkey_keyless_share " + std::to_string(options_.keyless_share) + ": expected 0 to below 1");
   }
   min_segments_ = std::max(fewest, options_.min_segments);
   max_segments_ = options_.max_segments > 0 ? std::min(row, options_.max_segments) : row;
@@ -63,13 +69,14 @@ int64_t PasskeyLoader::drawn_segments(int64_t n) const {
 PasskeySample PasskeyLoader::sample(int64_t n, int64_t segments) const {
   auto rng = sample_rng(options_.seed, n);
   PasskeySample out;
-  out.key = std::uniform_int_distribution<int64_t>(PasskeyTask::kMinKey, PasskeyTask::kMaxKey)(rng);
+  out.key = std::uniform_int_distribution<int64_t>(keys_.low, keys_.high)(rng);
   const double depth = std::uniform_real_distribution<double>(options_.min_depth, options_.max_depth)(rng);
   const int64_t segment = options_.segment_length;
   // The prompt ends `into` tokens into the last segment, leaving room for the answer there.
   const int64_t into =
       std::uniform_int_distribution<int64_t>(question_tokens_, segment - answer_tokens_)(rng);
-  out.prompt = task_->prompt((segments - 1) * segment + into, depth, out.key, segment);
+  if (options_.keyless_share > 0.0) out.keyless = std::uniform_real_distribution<double>()(rng) < options_.keyless_share;
+  out.prompt = task_->prompt((segments - 1) * segment + into, depth, out.key, segment, !out.keyless);
   out.answer_start = static_cast<int64_t>(out.prompt.tokens.size());
   out.inputs = out.prompt.tokens;
   out.inputs.insert(out.inputs.end(), out.prompt.answer.begin(), out.prompt.answer.end());

@@ -1,7 +1,7 @@
 // Passkey training batches (data.task: passkey): generated retrieval sequences in the
 // memory-only layout of data/passkey.h, so that every answer has to come through the memory.
 //
-// A sample is `k` segments: a prompt (a random five-digit key at a random depth, a whole segment
+// A sample is `k` segments: a prompt (a random key of `key_digits` digits at a random depth, a whole segment
 // between key line and question) that ends `r` tokens into its last segment, then the key's
 // tokens, then pad tokens that are never targets. `r` is drawn from [question tokens, segment -
 // answer tokens], so the question and its answer share the last segment (the key never does).
@@ -44,6 +44,11 @@ struct PasskeyLoaderOptions {
   // first sample to max_segments at this one (0: no curriculum).
   int64_t curriculum_samples = 0;
   double min_depth = 0.0, max_depth = 1.0;
+  int64_t key_digits = PasskeyTask::kDefaultKeyDigits;
+  // Share of samples with no key line: the answer is still a random key, which nothing in the
+  // prompt names, so the model learns to spread its answer evenly over the keys when the
+  // memory carries none (rather than whatever a read of filler alone happens to say).
+  double keyless_share = 0.0;
 };
 
 struct PasskeySample {
@@ -51,6 +56,7 @@ struct PasskeySample {
   std::vector<int64_t> targets;  // inputs shifted by one; kIgnoreTarget past the answer
   int64_t answer_start = 0;      // index in `inputs` of the answer's first token
   int64_t key = 0;
+  bool keyless = false;          // no key line (see keyless_share)
   PasskeyPrompt prompt;
 };
 
@@ -73,6 +79,7 @@ class PasskeyLoader : public BatchSource {
   std::unique_ptr<PasskeyTask> task_;  // refers to tokenizer_
   PasskeyLoaderOptions options_;
   int64_t min_segments_ = 0, max_segments_ = 0;
+  PasskeyKeyRange keys_;
   int64_t answer_tokens_ = 0, question_tokens_ = 0;
   LoaderState state_;
 };

@@ -16,16 +16,17 @@
 
 namespace infini {
 
-std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed) {
+std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed, int64_t digits) {
+  const auto range = passkey_key_range(digits, "--key-digits");
   std::mt19937_64 rng(seed);
-  std::uniform_int_distribution<int64_t> draw(PasskeyTask::kMinKey, PasskeyTask::kMaxKey);
+  std::uniform_int_distribution<int64_t> draw(range.low, range.high);
   std::vector<int64_t> keys;
   for (int64_t i = 0; i < count; ++i) keys.push_back(draw(rng));
   return keys;
 }
 
 void check_passkey_lengths(const PasskeyTask& task, const PasskeyOptions& options) {
-  for (const int64_t key : passkey_keys(options.keys, options.seed)) {
+  for (const int64_t key : passkey_keys(options.keys, options.seed, options.key_digits)) {
     for (const int64_t length : options.lengths) {
       task.require_length(length, key, options.segment_length);
     }
@@ -38,7 +39,7 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
   PasskeyResult result;
   result.options = options;
   result.model = model_config_to_json(decoder->config());
-  const auto keys = passkey_keys(options.keys, options.seed);
+  const auto keys = passkey_keys(options.keys, options.seed, options.key_digits);
   const auto total = static_cast<int64_t>(options.lengths.size() * options.depths.size() * keys.size());
   ProgressBar progress(total, options.progress_bar);
   Fingerprint prompts;

@@ -22,6 +22,7 @@ struct PasskeyOptions {
   std::vector<int64_t> lengths;                 // prompt tokens
   std::vector<double> depths = {0.0, 0.5, 1.0}; // start, middle, end
   int64_t keys = 5;                             // random keys per length and depth
+  int64_t key_digits = PasskeyTask::kDefaultKeyDigits;
   uint64_t seed = 0;
   // The layout (data/passkey.h): the model's segment length for memory-only prompts (a whole
   // segment between key and question), 0 for the paper's Table 3 layout.
@@ -91,6 +92,7 @@ void fields(F& f, PasskeyResult& r) {
   f("checkpoint", r.checkpoint, required_key());
   f("model", r.model, required_key());
   f("keys", r.options.keys, at_least(1));
+  f("key_digits", r.options.key_digits, at_least(1));
   f("seed", r.options.seed);
   f("segment_length", r.options.segment_length, at_least(0));
   f("memory", r.options.memory);
@@ -101,7 +103,7 @@ void fields(F& f, PasskeyResult& r) {
 }
 
 // The keys drawn for a seed: the same for every length and depth, so cells compare.
-std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed);
+std::vector<int64_t> passkey_keys(int64_t count, uint64_t seed, int64_t digits = PasskeyTask::kDefaultKeyDigits);
 
 // InputError naming the first length too short for the task's fixed text with one of the keys.
 void check_passkey_lengths(const PasskeyTask& task, const PasskeyOptions& options);

@@ -43,7 +43,15 @@ void passkey_section(const ReportInputs& in, std::ostringstream& md, json& summa
   md << "## Passkey retrieval (laid out like the paper's Table 3)\n\nEach cell: " << depth_names << "; "
      << (uniform ? fmt::format("{} keys per length and depth", *trial_counts.begin())
                  : std::string("the number of keys in brackets"))
-     << ". Chance for 5 random digits: 10% of tokens, 0.001% exact.\n\n";
+     << ".";
+  std::set<int64_t> key_digits;
+  for (const auto& r : in.passkey) key_digits.insert(r.options.key_digits);
+  for (const int64_t digits : key_digits) {
+    const auto keys = passkey_key_range(digits);
+    md << fmt::format(" Chance for {}-digit keys: 10% of digits, {:g}% exact.", digits,
+                      100.0 / static_cast<double>(keys.high - keys.low + 1));
+  }
+  md << "\n\n";
   auto name_of = [&](const PasskeyResult& r) { return in.label(r.checkpoint) + (r.options.memory ? "" : " without memory"); };
   auto table_of = [&](const char* title, double PasskeyCell::*member) {
     md << "**" << title << " (%)**\n\n| model |";

@@ -40,6 +40,8 @@ TrainingData open_passkey(const RunConfig& config, Communicator& comm, const std
   options.min_segments = config.data.passkey_min_segments;
   options.max_segments = config.data.passkey_max_segments;
   options.curriculum_samples = config.data.passkey_curriculum_samples;
+  options.key_digits = config.data.passkey_key_digits;
+  options.keyless_share = config.data.passkey_keyless_share;
   auto loader = std::make_unique<PasskeyLoader>(config.data.tokenizer, options);
   TrainingData data;
   data.bytes_per_token = loader->bytes_per_token();
