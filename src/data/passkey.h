@@ -60,10 +60,10 @@ class PasskeyTask {
   static std::string key_line(int64_t key);
   // A prompt of exactly `length` tokens with the key line at `depth` in [0, 1], in the
   // memory-only layout for `segment_length` > 0, else the paper's. InputError when `length`
-  // cannot hold the layout (see shortest_prompt). Without `key_line` the prompt holds filler
+  // cannot hold the layout (see shortest_prompt). Without `with_line` the prompt holds filler
   // where the line would go and nothing names the key (training's keyless samples).
   PasskeyPrompt prompt(int64_t length, double depth, int64_t key, int64_t segment_length = 0,
-                       bool key_line = true) const;
+                       bool with_line = true) const;
   // The fewest tokens a prompt with this key can have in the layout.
   int64_t shortest_prompt(int64_t key, int64_t segment_length = 0) const;
   // InputError naming the shortest length when `length` cannot hold the layout with this key.
