@@ -70,8 +70,10 @@ PasskeyPrompt PasskeyTask::prompt(int64_t length, double depth, int64_t key, int
   if (length < shortest_with_line(static_cast<int64_t>(line.size()), segment_length)) {
     require_length(length, key, segment_length);  // throws, naming the shortest length
   }
+  // Without the line its place goes to the filler: the same layout with a line of no tokens.
+  const auto placed = with_line ? line : std::vector<int64_t>{};
   const auto head = 1 + static_cast<int64_t>(intro_.size());
-  const auto key_tokens = static_cast<int64_t>(line.size());
+  const auto key_tokens = static_cast<int64_t>(placed.size());
   const int64_t question_position = length - static_cast<int64_t>(question_.size());
   // Whole filler sentences, in order, as many as fit; `ends[m]` is the filler length after m.
   const int64_t room = question_position - head - key_tokens;
@@ -96,32 +98,25 @@ PasskeyPrompt PasskeyTask::prompt(int64_t length, double depth, int64_t key, int
   out.tokens.reserve(static_cast<size_t>(length));
   out.tokens.push_back(bos_);
   out.tokens.insert(out.tokens.end(), intro_.begin(), intro_.end());
-  if (!with_line) {
-    // The key line's place goes to the filler: whole sentences, as many as fit.
-    out.key_position = -1;
-    for (size_t s = 0;; s = (s + 1) % sentences_.size()) {
-      if (static_cast<int64_t>(out.tokens.size() + sentences_[s].size()) > question_position) break;
-      out.tokens.insert(out.tokens.end(), sentences_[s].begin(), sentences_[s].end());
-    }
-  }
-  for (size_t s = 0; with_line && s + 1 < ends.size(); ++s) {
+  for (size_t s = 0; s + 1 < ends.size(); ++s) {
     if (s == m) {
       out.key_position = static_cast<int64_t>(out.tokens.size());
-      out.tokens.insert(out.tokens.end(), line.begin(), line.end());
+      out.tokens.insert(out.tokens.end(), placed.begin(), placed.end());
     }
     const auto& sentence = sentences_[s % sentences_.size()];
     out.tokens.insert(out.tokens.end(), sentence.begin(), sentence.end());
   }
-  if (with_line && m + 1 == ends.size()) {
+  if (m + 1 == ends.size()) {
     out.key_position = static_cast<int64_t>(out.tokens.size());
-    out.tokens.insert(out.tokens.end(), line.begin(), line.end());
+    out.tokens.insert(out.tokens.end(), placed.begin(), placed.end());
   }
+  if (!with_line) out.key_position = -1;
   out.pad_tokens = question_position - static_cast<int64_t>(out.tokens.size());
   out.tokens.insert(out.tokens.end(), static_cast<size_t>(out.pad_tokens), pad_);
   out.question_position = question_position;
   out.tokens.insert(out.tokens.end(), question_.begin(), question_.end());
   out.answer = tokenizer_.encode(std::to_string(key));
-  out.key_tokens = with_line ? key_tokens : 0;
+  out.key_tokens = key_tokens;
   return out;
 }
 
