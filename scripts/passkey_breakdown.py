@@ -2,7 +2,8 @@
 """Breaks `infini eval passkey` results down the ways a retrieval miss is diagnosed: exact match
 and token accuracy by length and depth, by the number of whole segments between key and question,
 and by the answer token's position (accuracy of the greedy answer, and the teacher-forced loss in
-nats where the result has it: chance for a digit is ln 10 = 2.303). Usage: scripts/passkey_breakdown.py RESULT.json... """
+nats where the result has it: chance for a digit is ln 10 = 2.303), and how much of the attention
+output came from memory where each answer token was predicted, per length, layer and head. Usage: scripts/passkey_breakdown.py RESULT.json... """
 import json
 import math
 import sys
@@ -43,3 +44,14 @@ for path in sys.argv[1:]:
         print("teacher-forced loss by answer token (nats): " + ", ".join(
             f"{i}: {sum(n[i] for n in forced if len(n) > i) / sum(len(n) > i for n in forced):.3f}"
             for i in range(width)) + f"; mean {sum(map(sum, forced)) / sum(map(len, forced)):.3f}")
+    shares = defaultdict(list)  # (answer token, layer, length) -> per-head share lists
+    for t in trials:
+        for m in t.get("memory_share", []):
+            shares[(m["answer_token"], m["layer"], t["length"])].append(m["heads"])
+    if shares:
+        print("\nmemory's share of the attention output where answer token i is predicted (teacher-forced), mean over trials, per head")
+        print("| answer token | layer | length | heads |")
+        print("| --- | --- | --- | --- |")
+        for (token, layer, length), rows in sorted(shares.items()):
+            heads = [sum(r[h] for r in rows) / len(rows) for h in range(len(rows[0]))]
+            print(f"| {token} | {layer} | {length} | " + " ".join(f"{v:.2f}" for v in heads) + " |")

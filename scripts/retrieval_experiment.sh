@@ -8,7 +8,7 @@
 # its output exists (run.resume: auto), so an interrupted run continues where it stopped.
 #
 #   RETRIEVAL_STEPS=N        train N steps instead of the config's (a quicker look)
-#   RETRIEVAL_LONG=256K,1M   the long lengths (5 keys each); RETRIEVAL_LONG= skips them
+#   RETRIEVAL_LONG=256K,1M   the long lengths; RETRIEVAL_LONG= skips them
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -39,7 +39,7 @@ steps=()
 first_stage=(--set data.passkey_max_segments=6 --set data.passkey_curriculum_samples=0
              --set train.schedule.kind=constant --set train.steps=300)
 last_stage=(--set data.passkey_min_segments=42 --set data.passkey_curriculum_samples=0
-            --set data.passkey_keyless_share=0.3 --set train.steps=300)
+            --set data.passkey_keyless_share=0.3 --set train.steps=600)
 declare -A seconds
 for kind in infini local xl; do
   began=$(date +%s)
@@ -66,11 +66,12 @@ evaluate() {  # NAME ARGS...: one eval passkey run into $root/NAME.json unless i
     $infini eval passkey --progress off --key-digits "${digits:-5}" --out "$root/$name.json" "$@"
   fi
 }
-evaluate infini-short --checkpoint "$main" --lengths "$short" --keys 10
-[ -z "$long" ] || evaluate infini-long --checkpoint "$main" --lengths "$long" --keys 5
-evaluate infini-no-memory --checkpoint "$main" --lengths 1K,4K,16K --keys 10 --no-memory
-evaluate local --checkpoint "$root/local/final" --lengths 1K,4K,16K --keys 10
-evaluate xl --checkpoint "$root/xl/final" --lengths 1K,4K,16K --keys 10
+# 20 keys per length and depth, every cell the same ones: with seed 0 every digit is among them.
+evaluate infini-short --checkpoint "$main" --lengths "$short" --keys 20
+[ -z "$long" ] || evaluate infini-long --checkpoint "$main" --lengths "$long" --keys 20
+evaluate infini-no-memory --checkpoint "$main" --lengths 1K,4K,16K --keys 20 --no-memory
+evaluate local --checkpoint "$root/local/final" --lengths 1K,4K,16K --keys 20
+evaluate xl --checkpoint "$root/xl/final" --lengths 1K,4K,16K --keys 20
 $infini eval gates --checkpoint "$main" --out "$root/gates.json"
 
 jsons=("$root"/infini-short.json "$root"/infini-no-memory.json "$root"/local.json "$root"/xl.json)

@@ -399,6 +399,54 @@ TEST(EvalPasskey, JsonCountsEveryTrialAndCell) {
   EXPECT_EQ(bad.status, 2) << bad.output;
 }
 
+// The memory's share of the attention output where each answer token is predicted. Layer 0's two
+// terms (g·A_mem and (1 − g)·A_dot) scale with its gate but do not otherwise depend on it, so the
+// share at β = 0, s₀ = a / (a + b), fixes it at any β in closed form: s = g·a / (g·a + (1 − g)·b).
+// With the memory reset at every segment, nothing comes from memory.
+TEST(EvalPasskey, MemoryShareFollowsTheGateInClosedForm) {
+  const Tokenizer tokenizer(test::shared_tokenizer());
+  auto config = test::tiny_config(AttentionKind::Infini, 32);
+  config.vocab_size = tokenizer.vocab_size();
+  Decoder decoder(config);
+  decoder->initialise(3);
+  PasskeyOptions options;
+  options.lengths = {512};
+  options.depths = {0.0};
+  options.keys = 1;
+  options.key_digits = 2;
+  options.segment_length = 32;
+  auto shares_at = [&](double beta) {
+    {
+      torch::NoGradGuard no_grad;
+      decoder->model->layers[0]->self_attn->gate.fill_(beta);
+    }
+    const auto result = evaluate_passkey(decoder, tokenizer, options);
+    EXPECT_EQ(result.trials.size(), 1u);
+    return result.trials.at(0).memory_share;
+  };
+  const auto even = shares_at(0.0);
+  const auto tilted = shares_at(1.5);
+  const auto answer_tokens = static_cast<size_t>(tokenizer.encode(std::to_string(passkey_keys(1, 0, 2)[0])).size());
+  ASSERT_EQ(even.size(), 2 * answer_tokens);  // both layers for every answer token
+  const double g = 1.0 / (1.0 + std::exp(-1.5));
+  for (size_t i = 0; i < even.size(); ++i) {
+    EXPECT_EQ(even[i].answer_token, static_cast<int64_t>(i / 2));
+    EXPECT_EQ(even[i].layer, static_cast<int64_t>(i % 2));
+    ASSERT_EQ(even[i].heads.size(), 4u);
+    if (even[i].layer != 0) continue;
+    for (size_t h = 0; h < 4; ++h) {
+      const double s0 = even[i].heads[h];
+      ASSERT_GT(s0, 0.01);  // the memory holds earlier segments: a read of some size
+      ASSERT_LT(s0, 0.99);
+      EXPECT_NEAR(tilted[i].heads[h], g * s0 / (g * s0 + (1 - g) * (1 - s0)), 1e-5) << "token " << i / 2 << " head " << h;
+    }
+  }
+  options.memory = false;
+  for (const auto& share : shares_at(0.0)) {
+    for (const double s : share.heads) EXPECT_EQ(s, 0.0);
+  }
+}
+
 TEST(PasskeyTraining, AnswerOnlyLossLearnsThatFiveDigitsFollow) {
   // Training from a YAML config with data.task: passkey. With the loss on the key's tokens only,
   // even without retrieval the model learns that digits come next: from about ln(vocab) towards

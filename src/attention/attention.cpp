@@ -193,6 +193,13 @@ std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Ten
                            .to(x.scalar_type());
     auto g = torch::sigmoid(gate).to(x.scalar_type()).view({1, o.num_heads, 1, 1});
     mixed = g * from_memory + (1 - g) * local;  // Eq. 10
+    if (record_mix) {
+      const auto weight = g.detach().view({o.num_heads, 1});
+      auto norm_at_last = [&](const torch::Tensor& share, const torch::Tensor& t) {  // [H, d] → [H]
+        return (share * t.detach().select(0, rows - 1).select(1, length - 1)).norm(2, -1).to(torch::kCPU, torch::kFloat64);
+      };
+      last_mix = {norm_at_last(weight, from_memory), norm_at_last(1 - weight, local)};
+    }
   }
   auto out = mixed.transpose(1, 2).reshape({batch, segments * length, o.num_heads * o.head_dim});
   return {o_proj(out), next};

@@ -60,6 +60,15 @@ class AttentionImpl : public torch::nn::Module {
   torch::nn::Linear q_proj{nullptr}, k_proj{nullptr}, v_proj{nullptr}, o_proj{nullptr};
   torch::Tensor gate;  // β, [num_heads]; defined for infini layers only
 
+  // Diagnostics (`eval passkey`): while `record_mix` is set, an infini layer's forward call keeps
+  // the norms of the two terms Eq. 10 adds at its last position (the last batch row's last token),
+  // per query head: g·A_mem and (1 − g)·A_dot, float64 on the CPU.
+  struct Mix {
+    torch::Tensor from_memory, local;  // [num_heads]
+  };
+  bool record_mix = false;
+  Mix last_mix;
+
  private:
   AttentionOptions options_;
 };

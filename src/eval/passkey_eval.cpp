@@ -33,8 +33,44 @@ void check_passkey_lengths(const PasskeyTask& task, const PasskeyOptions& option
   }
 }
 
+namespace {
+
+// Sets record_mix on every infini layer for its lifetime.
+class MixRecording {
+ public:
+  explicit MixRecording(Decoder& decoder) {
+    auto& layers = decoder->model->layers;
+    for (size_t i = 0; i < layers.size(); ++i) {
+      if (layers[i]->self_attn->gate.defined()) attentions_.emplace_back(static_cast<int64_t>(i), layers[i]->self_attn.get());
+    }
+    for (auto& [layer, attention] : attentions_) attention->record_mix = true;
+  }
+  ~MixRecording() {
+    for (auto& [layer, attention] : attentions_) attention->record_mix = false;
+  }
+  MixRecording(const MixRecording&) = delete;
+  MixRecording& operator=(const MixRecording&) = delete;
+
+  // The shares the last forward call left, attributed to answer token `token`.
+  void take(int64_t token, std::vector<MemoryShare>& into) const {
+    for (const auto& [layer, attention] : attentions_) {
+      const auto& mix = attention->last_mix;
+      if (!mix.from_memory.defined()) continue;
+      const auto share = (mix.from_memory / (mix.from_memory + mix.local).clamp_min(1e-30)).contiguous();
+      const auto* values = share.data_ptr<double>();
+      into.push_back({token, layer, std::vector<double>(values, values + share.numel())});
+    }
+  }
+
+ private:
+  std::vector<std::pair<int64_t, AttentionImpl*>> attentions_;  // infini layers by index
+};
+
+}  // namespace
+
 PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, const PasskeyOptions& options) {
   PasskeyTask task(tokenizer);
+  const MixRecording mixes(decoder);
   check_passkey_lengths(task, options);
   PasskeyResult result;
   result.options = options;
@@ -63,6 +99,7 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
                           done > 0 ? seconds / static_cast<double>(done) : 0.0);
         });
         PasskeyTrial trial;
+        mixes.take(0, trial.memory_share);  // the prompt's last token predicts the first answer token
         Decoding forced = greedy;  // the same prompt, continued with the key's own tokens
         std::vector<int64_t> produced;
         for (size_t i = 0; i < prompt.answer.size(); ++i) {
@@ -72,7 +109,8 @@ PasskeyResult evaluate_passkey(Decoder& decoder, const Tokenizer& tokenizer, con
               -torch::log_softmax(forced.next_logits().to(torch::kFloat64), -1)[answer].item<double>());
           if (i + 1 == prompt.answer.size()) break;
           greedy.push(produced.back());
-          forced.push(answer);
+          forced.push(answer);  // last, so the recorded mix is the teacher-forced prediction's
+          mixes.take(static_cast<int64_t>(i) + 1, trial.memory_share);
         }
         trial.length = length;
         trial.depth = depth;

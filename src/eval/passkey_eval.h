@@ -31,6 +31,22 @@ struct PasskeyOptions {
   bool progress_bar = false;
 };
 
+// How much of one infini layer's attention output came from memory where an answer token was
+// predicted (teacher-forced), per query head: |g·A_mem| / (|g·A_mem| + |(1 − g)·A_dot|), norms
+// over the head's d values (Eq. 10's two terms).
+struct MemoryShare {
+  int64_t answer_token = 0;
+  int64_t layer = 0;
+  std::vector<double> heads;
+};
+
+template <class F>
+void fields(F& f, MemoryShare& m) {
+  f("answer_token", m.answer_token, required_at_least(0));
+  f("layer", m.layer, required_at_least(0));
+  f("heads", m.heads, required_key());
+}
+
 struct PasskeyTrial {
   int64_t length = 0;
   double depth = 0.0;
@@ -44,6 +60,7 @@ struct PasskeyTrial {
   std::vector<bool> correct;      // per answer token
   std::vector<double> answer_nll; // per answer token: −log p(key token | prompt, the key's earlier tokens)
   std::string decoded;         // what the model answered
+  std::vector<MemoryShare> memory_share;  // per answer token and infini layer
   double seconds = 0.0;
 };
 
@@ -61,6 +78,7 @@ void fields(F& f, PasskeyTrial& t) {
   f("correct", t.correct);
   f("answer_nll", t.answer_nll);
   f("decoded", t.decoded);
+  f.list("memory_share", t.memory_share);
   f("seconds", t.seconds);
 }
 
