@@ -41,9 +41,10 @@ class MixRecording {
   explicit MixRecording(Decoder& decoder) {
     auto& layers = decoder->model->layers;
     for (size_t i = 0; i < layers.size(); ++i) {
-      if (layers[i]->self_attn->gate.defined()) attentions_.emplace_back(static_cast<int64_t>(i), layers[i]->self_attn.get());
+      if (!layers[i]->self_attn->gate.defined()) continue;
+      layers[i]->self_attn->record_mix = true;
+      attentions_.emplace_back(static_cast<int64_t>(i), layers[i]->self_attn.get());
     }
-    for (auto& [layer, attention] : attentions_) attention->record_mix = true;
   }
   ~MixRecording() {
     for (auto& [layer, attention] : attentions_) attention->record_mix = false;
