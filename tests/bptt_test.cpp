@@ -108,6 +108,42 @@ TEST(Bptt, ADocumentStartResetsOnlyItsRow) {
   EXPECT_FALSE(torch::allclose(m[1], no_reset.state.layers[0].memory.matrix[1], 1e-3, 1e-3));
 }
 
+TEST(Bptt, AWriteWeightAddsThatManyWritesOfTheSegment) {
+  // Row 0 counts segment 0's write 3 times, row 1 everything once. Layer 0's keys and values
+  // come from the embeddings alone, so with the linear rule its memory after both segments is
+  // the incoming one + 3 × segment 0's write + segment 1's write, each as an unweighted pass
+  // writes it.
+  Fixture f(2);
+  auto weights = torch::tensor({3.0F, 1.0F, 1.0F, 1.0F}).view({2, 2});
+  torch::NoGradGuard no_grad;
+  auto leaf = f.leaf_state();
+  auto first = sequence_loss(f.model, f.inputs.slice(1, 0, 6), f.targets.slice(1, 0, 6), f.starts.slice(1, 0, 6), leaf,
+                             {6, 0, false});
+  auto once = sequence_loss(f.model, f.inputs, f.targets, f.starts, leaf, {6, 0, false});
+  auto weighted = sequence_loss(f.model, f.inputs, f.targets, f.starts, leaf, {6, 0, false}, weights);
+  auto layer0 = [](const SequenceLoss& r) { return r.state.layers[0].memory; };
+  const auto& before = leaf.layers[0].memory;
+  auto expected_m = before.matrix + 3.0 * (layer0(first).matrix - before.matrix) +
+                    (layer0(once).matrix - layer0(first).matrix);
+  auto expected_z = before.normalizer + 3.0 * (layer0(first).normalizer - before.normalizer) +
+                    (layer0(once).normalizer - layer0(first).normalizer);
+  EXPECT_TRUE(torch::allclose(layer0(weighted).matrix[0], expected_m[0], 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(layer0(weighted).normalizer[0], expected_z[0], 1e-5, 1e-6));
+  EXPECT_GT((layer0(weighted).matrix[0] - layer0(once).matrix[0]).abs().max().item<double>(), 1e-3);
+  // Row 1 is the unweighted pass in every layer; row 0's heavier memory changes what segment 1
+  // reads, so its loss.
+  for (int64_t l = 0; l < f.config.num_hidden_layers; ++l) {
+    EXPECT_TRUE(torch::allclose(weighted.state.layers[l].memory.matrix[1], once.state.layers[l].memory.matrix[1],
+                                1e-6, 1e-7));
+  }
+  EXPECT_GT(std::abs(weighted.loss_sum.item<double>() - once.loss_sum.item<double>()), 1e-4);
+  // Checkpointed segments weigh the same.
+  auto checkpointed = sequence_loss(f.model, f.inputs, f.targets, f.starts, leaf, {6, 0, true}, weights);
+  EXPECT_NEAR(checkpointed.loss_sum.item<double>(), weighted.loss_sum.item<double>(), 1e-5);
+  EXPECT_TRUE(torch::allclose(checkpointed.state.layers[1].memory.matrix, weighted.state.layers[1].memory.matrix,
+                              1e-6, 1e-7));
+}
+
 TEST(Bptt, StartInsideASegmentIsRefused) {
   Fixture f;
   f.starts[0][7] = true;

@@ -332,6 +332,46 @@ TEST(PasskeyLoader, KeylessSamplesHoldOnlyFillerAndStillAskForAKey) {
   EXPECT_THROW(PasskeyLoader(test::shared_tokenizer(), options), InputError);
 }
 
+TEST(PasskeyLoader, DilutionWeighsFillerSegmentsAndChangesNoSample) {
+  PasskeyLoaderOptions options;
+  options.segment_length = 64;
+  options.sequence_length = 64 * 12;
+  options.keyless_share = 0.3;
+  PasskeyLoader plain(test::shared_tokenizer(), options);
+  options.dilution = 256.0;
+  PasskeyLoader diluted(test::shared_tokenizer(), options);
+  double smallest = 1e9, largest = 0.0;
+  for (int64_t n = 0; n < 100; ++n) {
+    const int64_t segments = diluted.min_segments() + n % 6;
+    const auto s = diluted.sample(n, segments);
+    EXPECT_EQ(s.inputs, plain.sample(n, segments).inputs);
+    EXPECT_EQ(plain.sample(n, segments).write_weights, std::vector<float>(static_cast<size_t>(segments), 1.0F));
+    ASSERT_EQ(s.write_weights.size(), static_cast<size_t>(segments));
+    smallest = std::min(smallest, s.filler_weight);
+    largest = std::max(largest, s.filler_weight);
+    for (int64_t j = 0; j < segments; ++j) {
+      // The key line's segments and the question's write once; the filler's w times.
+      const int64_t first = j * 64, last = first + 63;
+      const bool holds_key = !s.keyless && s.prompt.key_position <= last &&
+                             s.prompt.key_position + s.prompt.key_tokens - 1 >= first;
+      const bool once = holds_key || j == segments - 1;
+      EXPECT_FLOAT_EQ(s.write_weights[static_cast<size_t>(j)], once ? 1.0F : static_cast<float>(s.filler_weight))
+          << "sample " << n << " segment " << j;
+    }
+  }
+  EXPECT_GE(smallest, 1.0);  // log-uniform over [1, 256]: both ends of the range occur
+  EXPECT_LT(smallest, 2.0);
+  EXPECT_LE(largest, 256.0);
+  EXPECT_GT(largest, 128.0);
+  // The batch carries them per segment of each row; without dilution it carries none.
+  auto batch = diluted.next();
+  ASSERT_TRUE(batch.write_weights.defined());
+  EXPECT_EQ(batch.write_weights.sizes(), (std::vector<int64_t>{1, 12}));
+  EXPECT_FALSE(plain.next().write_weights.defined());
+  options.dilution = 0.5;
+  EXPECT_THROW(PasskeyLoader(test::shared_tokenizer(), options), InputError);
+}
+
 TEST(EvalPasskey, JsonCountsEveryTrialAndCell) {
   test::TempDir dir;
   auto init = test::run_infini("init --config " + std::string(INFINI_SOURCE_DIR) + "/configs/tiny.yaml --tokenizer " +

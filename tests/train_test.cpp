@@ -416,7 +416,9 @@ TEST_F(TrainTest, ScoringADocumentReportsEverySegment) {
     const int64_t before = i == 0 ? 0 : heard[i - 1];
     EXPECT_GT(heard[i], before);
     EXPECT_LE(heard[i] - before, stretch);
-    if (i + 1 < heard.size()) EXPECT_EQ(heard[i] % 32, 0) << i;
+    if (i + 1 < heard.size()) {
+      EXPECT_EQ(heard[i] % 32, 0) << i;
+    }
   }
   EXPECT_EQ(heard.back(), predicted);
 }

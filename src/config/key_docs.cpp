@@ -45,6 +45,7 @@ const std::vector<std::pair<std::string, std::string>>& run_config_key_docs() {
       {"data.passkey_curriculum_samples", "passkey task: samples over which the longest grows to the most; 0: none"},
       {"data.passkey_key_digits", "passkey task: digits per key, 1 to 9 (the paper's 5)"},
       {"data.passkey_keyless_share", "passkey task: share of samples with no key line (the answer a key nothing names)"},
+      {"data.passkey_dilution", "passkey task: each sample's filler segments write to the memory as up to this many segments (1: off)"},
       {"eval", "validation perplexity during training"},
       {"eval.segment_length", "segment length for validation; 0: the model's"},
       {"eval.memory", "carry memory across segments (false: reset each segment, the ablation)"},

@@ -41,6 +41,7 @@ void fields(F& f, DataSection& c) {
   f("passkey_curriculum_samples", c.passkey_curriculum_samples, at_least(0));
   f("passkey_key_digits", c.passkey_key_digits, between(1, 9));
   f("passkey_keyless_share", c.passkey_keyless_share, between(0.0, 0.99));
+  f("passkey_dilution", c.passkey_dilution, between(1.0, 1.0e9));
 }
 
 template <class F>

@@ -51,6 +51,7 @@ struct DataSection {
   int64_t passkey_curriculum_samples = 0;  // the longest sample grows to max over these (0: none)
   int64_t passkey_key_digits = 5;  // digits per key (data/passkey.h)
   double passkey_keyless_share = 0.0;  // samples with no key line (data/passkey_loader.h)
+  double passkey_dilution = 1.0;  // filler writes count up to this many times (data/passkey_loader.h)
 };
 
 struct EvalSection {

@@ -26,6 +26,9 @@ struct LoaderBatch {
   torch::Tensor inputs;   // [batch, sequence] int64
   torch::Tensor targets;  // [batch, sequence] int64, -100 where a row has no document (padding)
   torch::Tensor starts;   // [batch, sequence] bool: a document's first input token
+  // [batch, sequence / segment] float: how many times each segment's memory write counts
+  // (train/bptt.h); undefined: once each. Only the passkey task's dilution sets it.
+  torch::Tensor write_weights;
   int64_t tokens = 0;     // predicted (non-padding) tokens
   bool end_of_data = false;  // repeat = false and every document has been served
 };

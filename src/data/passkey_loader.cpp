@@ -42,6 +42,9 @@ PasskeyLoader::PasskeyLoader(const std::string& tokenizer_path, PasskeyLoaderOpt
                      ": too short for the passkey task (needs at least " + std::to_string(fewest * segment) +
                      " tokens: " + std::to_string(fewest) + " segments of " + std::to_string(segment) + ")");
   }
+  if (!(options_.dilution >= 1.0)) {
+    throw InputError("data.passkey_dilution " + std::to_string(options_.dilution) + ": expected 1 or more");
+  }
   if (!(options_.keyless_share >= 0.0 && options_.keyless_share < 1.0)) {
     throw InputError("data.passkey_keyless_share " + std::to_string(options_.keyless_share) + ": expected 0 to below 1");
   }
@@ -83,6 +86,17 @@ PasskeySample PasskeyLoader::sample(int64_t n, int64_t segments) const {
   const auto predicted = static_cast<int64_t>(out.inputs.size()) - 1;  // up to the answer's last token
   out.inputs.resize(static_cast<size_t>(segments * segment), task_->pad());
   out.targets.assign(out.inputs.size(), kIgnoreTarget);
+  // Its own generator, so the dilution changes no other draw of the sample.
+  auto dilution_rng = sample_rng(options_.seed ^ 0xd11u, n);
+  out.filler_weight = std::exp(std::uniform_real_distribution<double>(0.0, std::log(options_.dilution))(dilution_rng));
+  out.write_weights.assign(static_cast<size_t>(segments), static_cast<float>(out.filler_weight));
+  out.write_weights.back() = 1.0F;
+  if (out.prompt.key_position >= 0) {
+    const int64_t last_key_token = out.prompt.key_position + out.prompt.key_tokens - 1;
+    for (int64_t j = out.prompt.key_position / segment; j <= last_key_token / segment; ++j) {
+      out.write_weights[static_cast<size_t>(j)] = 1.0F;
+    }
+  }
   // Target i predicts token i + 1: the answer's targets are those from answer_start - 1 on, the
   // key line's those from key_position - 1 to the line's last token.
   auto predict = [&](int64_t from, int64_t to) {
@@ -108,6 +122,8 @@ LoaderBatch PasskeyLoader::next() {
   auto inputs = batch.inputs.accessor<int64_t, 2>();
   auto targets = batch.targets.accessor<int64_t, 2>();
   auto starts = batch.starts.accessor<bool, 2>();
+  const bool diluted = options_.dilution > 1.0;
+  if (diluted) batch.write_weights = torch::ones({rows, length / segment}, torch::kFloat32);
   for (int64_t row = 0; row < rows; ++row) {
     int64_t room = length / segment;  // segments left in the row
     while (room > 0) {
@@ -125,6 +141,10 @@ LoaderBatch PasskeyLoader::next() {
         batch.tokens += s.targets[i] != kIgnoreTarget;
       }
       starts[row][at] = true;
+      if (diluted) {
+        auto weights = batch.write_weights.accessor<float, 2>();
+        for (int64_t j = 0; j < segments; ++j) weights[row][at / segment + j] = s.write_weights[static_cast<size_t>(j)];
+      }
       room -= segments;
     }
   }

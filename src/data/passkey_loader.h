@@ -49,6 +49,12 @@ struct PasskeyLoaderOptions {
   // prompt names, so the model learns to spread its answer evenly over the keys when the
   // memory carries none (rather than whatever a read of filler alone happens to say).
   double keyless_share = 0.0;
+  // Dilution: each sample's filler segments (all but those holding a key-line token and the
+  // last, which holds the question) write to the memory as `w` segments would, `w` drawn per
+  // sample log-uniformly from [1, dilution] (batch.write_weights). The filler repeats, so with the
+  // linear rule w writes of a filler segment are about w times its write: a sample of k segments
+  // then weighs on the key's share of the memory as a prompt of up to k · dilution segments.
+  double dilution = 1.0;
 };
 
 struct PasskeySample {
@@ -57,6 +63,8 @@ struct PasskeySample {
   int64_t answer_start = 0;      // index in `inputs` of the answer's first token
   int64_t key = 0;
   bool keyless = false;          // no key line (see keyless_share)
+  double filler_weight = 1.0;    // the filler segments' write weight (see dilution)
+  std::vector<float> write_weights;  // per segment: filler_weight, or 1 for the key line's and the last
   PasskeyPrompt prompt;
 };
 

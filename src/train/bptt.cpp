@@ -4,8 +4,30 @@
 
 namespace infini {
 
+namespace {
+
+// `after` with each row's memory write since `before` counted `weights` ([batch]) times.
+ModelState weigh_writes(const ModelState& before, ModelState after, const torch::Tensor& weights) {
+  for (size_t l = 0; l < after.layers.size(); ++l) {
+    auto& memory = after.layers[l].memory;
+    if (!memory.defined()) continue;
+    auto weigh = [&](const torch::Tensor& now, const torch::Tensor& then) {  // then + w·(now − then)
+      std::vector<int64_t> shape(static_cast<size_t>(now.dim()), 1);
+      shape[0] = -1;
+      auto w = weights.to(now.options()).view(shape);
+      return then.defined() ? then + w * (now - then) : w * now;
+    };
+    const MemoryState prior = l < before.layers.size() ? before.layers[l].memory : MemoryState{};
+    memory = {weigh(memory.matrix, prior.matrix), weigh(memory.normalizer, prior.normalizer)};
+  }
+  return after;
+}
+
+}  // namespace
+
 SequenceLoss sequence_loss(Decoder& model, const torch::Tensor& inputs, const torch::Tensor& targets,
-                           const torch::Tensor& starts, ModelState state, const BpttOptions& options) {
+                           const torch::Tensor& starts, ModelState state, const BpttOptions& options,
+                           const torch::Tensor& write_weights) {
   const int64_t length = inputs.size(1), segment = options.segment_length;
   TORCH_CHECK(segment > 0 && length % segment == 0, "sequence length ", length, " is not a multiple of the segment ",
               segment);
@@ -25,7 +47,8 @@ SequenceLoss sequence_loss(Decoder& model, const torch::Tensor& inputs, const to
     auto out = options.checkpoint ? run_segment_checkpointed(model, tokens, wanted, state)
                                   : run_segment(model, tokens, wanted, state);
     result.loss_sum = result.loss_sum + out.loss_sum;
-    state = std::move(out.state);
+    state = write_weights.defined() ? weigh_writes(state, std::move(out.state), write_weights.select(1, s))
+                                    : std::move(out.state);
   }
   result.state = std::move(state);
   return result;

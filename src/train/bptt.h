@@ -24,7 +24,10 @@ struct SequenceLoss {
 // inputs, targets, starts: [batch, k · segment_length] as the loader gives them, with document
 // starts only at segment boundaries. Rows whose document starts at a segment begin it with an
 // empty memory. `state` is the memory entering the first segment (ModelState{}: empty).
+// write_weights ([batch, k] float, optional; LoaderBatch::write_weights): segment s of a row adds
+// w times its memory write (M and z alike), M ← M + w·ΔM, as w repeats of a linear-rule write.
 SequenceLoss sequence_loss(Decoder& model, const torch::Tensor& inputs, const torch::Tensor& targets,
-                           const torch::Tensor& starts, ModelState state, const BpttOptions& options);
+                           const torch::Tensor& starts, ModelState state, const BpttOptions& options,
+                           const torch::Tensor& write_weights = {});
 
 }  // namespace infini

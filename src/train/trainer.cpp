@@ -117,7 +117,7 @@ StepReport Trainer::step() {
     {
       AutocastScope autocast(config_.run.dtype == torch::kBFloat16, torch::kBFloat16);
       sequence = sequence_loss(model_, batch.inputs.to(device_), batch.targets.to(device_), batch.starts.to(device_),
-                               state, bptt_);
+                               state, bptt_, batch.write_weights.defined() ? batch.write_weights.to(device_) : torch::Tensor());
     }
     if (tokens > 0) (sequence.loss_sum / tokens).backward();
     loss_sum += sequence.loss_sum.item<double>();

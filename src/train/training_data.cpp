@@ -42,6 +42,7 @@ TrainingData open_passkey(const RunConfig& config, Communicator& comm, const std
   options.curriculum_samples = config.data.passkey_curriculum_samples;
   options.key_digits = config.data.passkey_key_digits;
   options.keyless_share = config.data.passkey_keyless_share;
+  options.dilution = config.data.passkey_dilution;
   auto loader = std::make_unique<PasskeyLoader>(config.data.tokenizer, options);
   TrainingData data;
   data.bytes_per_token = loader->bytes_per_token();
