@@ -33,13 +33,17 @@ fi
 
 # Three stages per model, each from the one before (configs/retrieval-cpu.yaml says why):
 # short samples until the answer leaves chance, the config's curriculum over distance, then long
-# samples with keyless ones among them. RETRIEVAL_STEPS scales the middle stage.
+# samples with keyless ones among them and the filler's memory writes diluted (each filler
+# segment writes as up to 512 would: a 4K-token sample weighs like a prompt of up to 2M tokens),
+# at a third of the rate. The dilution touches only the memory, so the local and xl controls
+# train as they would without it. RETRIEVAL_STEPS scales the middle stage.
 steps=()
 [ -z "${RETRIEVAL_STEPS:-}" ] || steps=(--set "train.steps=$RETRIEVAL_STEPS")
 first_stage=(--set data.passkey_max_segments=6 --set data.passkey_curriculum_samples=0
              --set train.schedule.kind=constant --set train.steps=300)
 last_stage=(--set data.passkey_min_segments=42 --set data.passkey_curriculum_samples=0
-            --set data.passkey_keyless_share=0.3 --set train.steps=600)
+            --set data.passkey_keyless_share=0.3 --set data.passkey_dilution=512 --set train.steps=600
+            --set train.optimizer.lr=3e-3 --set train.optimizer.gate_lr=1e-2)
 declare -A seconds
 for kind in infini local xl; do
   began=$(date +%s)
