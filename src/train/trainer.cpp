@@ -116,8 +116,9 @@ StepReport Trainer::step() {
     SequenceLoss sequence;
     {
       AutocastScope autocast(config_.run.dtype == torch::kBFloat16, torch::kBFloat16);
+      auto write_weights = batch.write_weights.defined() ? batch.write_weights.to(device_) : torch::Tensor();
       sequence = sequence_loss(model_, batch.inputs.to(device_), batch.targets.to(device_), batch.starts.to(device_),
-                               state, bptt_, batch.write_weights.defined() ? batch.write_weights.to(device_) : torch::Tensor());
+                               state, bptt_, write_weights);
     }
     if (tokens > 0) (sequence.loss_sum / tokens).backward();
     loss_sum += sequence.loss_sum.item<double>();
