@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <cstdlib>
@@ -112,6 +113,11 @@ const std::string& shared_tokenizer() {
     return target;
   }();
   return path;
+}
+
+bool contains_at(const std::vector<int64_t>& haystack, int64_t at, const std::vector<int64_t>& needle) {
+  if (at < 0 || at + static_cast<int64_t>(needle.size()) > static_cast<int64_t>(haystack.size())) return false;
+  return std::equal(needle.begin(), needle.end(), haystack.begin() + at);
 }
 
 }  // namespace infini::test

@@ -56,5 +56,7 @@ void write_text(const std::string& path, const std::string& text);
 std::string read_text(const std::string& path);
 // Generated English-like text of about `words` words (deterministic).
 std::string generated_text(int64_t words, uint64_t seed = 1);
+// Whether `needle` occurs in `haystack` starting at index `at`.
+bool contains_at(const std::vector<int64_t>& haystack, int64_t at, const std::vector<int64_t>& needle);
 
 }  // namespace infini::test

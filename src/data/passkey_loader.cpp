@@ -122,8 +122,8 @@ LoaderBatch PasskeyLoader::next() {
   auto inputs = batch.inputs.accessor<int64_t, 2>();
   auto targets = batch.targets.accessor<int64_t, 2>();
   auto starts = batch.starts.accessor<bool, 2>();
-  const bool diluted = options_.dilution > 1.0;
-  if (diluted) batch.write_weights = torch::ones({rows, length / segment}, torch::kFloat32);
+  auto write_weights = torch::ones({rows, length / segment}, torch::kFloat32);
+  auto weights = write_weights.accessor<float, 2>();
   for (int64_t row = 0; row < rows; ++row) {
     int64_t room = length / segment;  // segments left in the row
     while (room > 0) {
@@ -141,13 +141,11 @@ LoaderBatch PasskeyLoader::next() {
         batch.tokens += s.targets[i] != kIgnoreTarget;
       }
       starts[row][at] = true;
-      if (diluted) {
-        auto weights = batch.write_weights.accessor<float, 2>();
-        for (int64_t j = 0; j < segments; ++j) weights[row][at / segment + j] = s.write_weights[static_cast<size_t>(j)];
-      }
+      for (int64_t j = 0; j < segments; ++j) weights[row][at / segment + j] = s.write_weights[static_cast<size_t>(j)];
       room -= segments;
     }
   }
+  if (options_.dilution > 1.0) batch.write_weights = write_weights;  // else every write counts once
   return batch;
 }
 
