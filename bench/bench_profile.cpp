@@ -2,9 +2,10 @@
 // hidden 256, 4 heads, FFN 688, vocabulary 8000, untied embeddings, segments of 256 × 4,
 // batch 4, delta memory, float32), warmed up, then profiled for a few steps of
 // sequence_loss + backward + AdamW: wall time by phase (forward, backward, optimizer), and
-// self time by ATen op and by op family from LibTorch's profiler. Prints numbers; asserts
-// nothing. One process per configuration, e.g.
-//   build/bench_profile; build/bench_profile --plain
+// self time by ATen op and by op family from LibTorch's profiler. With --eval N, the same for
+// `eval ppl`'s scoring of one random N-token document with the memory carried (document_nll,
+// weights in --dtype). Prints numbers; asserts nothing. One process per configuration, e.g.
+//   build/bench_profile; build/bench_profile --plain; build/bench_profile --eval 65536
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
@@ -17,6 +18,7 @@
 #include "bench_model.h"
 #include "core/cpu_allocator.h"
 #include "core/runtime.h"
+#include "eval/perplexity.h"
 #include "train/bptt.h"
 #include "train/optimizer.h"
 
@@ -80,6 +82,59 @@ std::map<std::string, OpTime> self_times(const profiler::thread_event_lists& lis
   return ops;
 }
 
+// The profiler's self times by op family and the top ops, per step (or per pass).
+void print_ops(const std::map<std::string, OpTime>& ops, double profiled_wall_s, double wall_s, int steps, int top) {
+  double profiled_self = 0;
+  std::map<std::string, double> families;
+  std::vector<std::pair<std::string, OpTime>> sorted(ops.begin(), ops.end());
+  for (const auto& [name, op] : sorted) {
+    profiled_self += op.self_us;
+    families[family(name)] += op.self_us;
+  }
+  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.self_us > b.second.self_us; });
+  const double profiled_wall = profiled_wall_s * 1e6;
+  std::printf("\nwith the profiler: %.3f s/step (its overhead %.0f%%); self time by op family:\n",
+              profiled_wall / 1e6 / steps, 100.0 * (profiled_wall / (wall_s * 1e6) - 1));
+  std::vector<std::pair<std::string, double>> by_family(families.begin(), families.end());
+  std::sort(by_family.begin(), by_family.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+  for (const auto& [name, us] : by_family) std::printf("  %-30s %8.1f ms/step %6.1f%%\n", name.c_str(), us / 1e3 / steps, 100.0 * us / profiled_self);
+  std::printf("\ntop ops by self time:\n  %-50s %8s %8s %10s %10s\n", "op", "calls", "ms/step", "self", "incl. ms");
+  for (int i = 0; i < top && i < static_cast<int>(sorted.size()); ++i) {
+    const auto& [name, op] = sorted[static_cast<size_t>(i)];
+    std::printf("  %-50s %8ld %8.1f %9.1f%% %10.1f\n", name.substr(0, 50).c_str(), op.calls / steps,
+                op.self_us / 1e3 / steps, 100.0 * op.self_us / profiled_self, op.total_us / 1e3 / steps);
+  }
+}
+
+// eval ppl's inner loop on one random document: passes of document_nll (memory carried, several
+// segments per forward call), timed without and then with the profiler.
+void profile_evaluation(Decoder& model, int64_t tokens, torch::ScalarType dtype, int passes, int top) {
+  c10::InferenceMode inference;
+  model->to(dtype);
+  const auto document = torch::randint(model->config().vocab_size, {tokens}, torch::kInt64);
+  const std::vector<int64_t> ids(document.data_ptr<int64_t>(), document.data_ptr<int64_t>() + tokens);
+  PerplexityOptions options;
+  options.dtype = dtype;
+  std::vector<PositionBucket> buckets;
+  auto pass = [&] {
+    const auto start = Clock::now();
+    document_nll(model, ids, options, buckets);
+    return since(start);
+  };
+  pass();  // warm-up
+  double wall = 0;
+  for (int i = 0; i < passes; ++i) wall += pass();
+  profiler::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+  double profiled = 0;
+  for (int i = 0; i < passes; ++i) profiled += pass();
+  const auto ops = self_times(profiler::disableProfilerLegacy());
+  std::printf("threads %d, eval ppl of one %ld-token document, memory carried, segments of %ld, %ld per call, %s, %d passes\n",
+              torch::get_num_threads(), tokens, model->config().attention.segment_length,
+              model->segments_per_call(model->config().attention.segment_length), dtype_name(dtype).c_str(), passes);
+  std::printf("%.0f tokens/s without the profiler (%.3f s/pass)\n", static_cast<double>(tokens) * passes / wall, wall / passes);
+  print_ops(ops, profiled, wall, passes, top);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -97,6 +152,10 @@ int main(int argc, char** argv) {
   app.add_flag("--plain", plain, "keep every segment's activations (no segment checkpointing)");
   bool glibc = false;
   app.add_flag("--glibc-malloc", glibc, "leave LibTorch on glibc malloc (no caching allocator)");
+  int64_t eval_tokens = 0;
+  app.add_option("--eval", eval_tokens, "profile eval ppl's scoring of one random document of N tokens instead");
+  std::string dtype = "float32";
+  app.add_option("--dtype", dtype, "--eval: float32 or bfloat16 weights")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   set_threads(threads);
   if (!glibc) use_caching_cpu_allocator();
@@ -105,6 +164,10 @@ int main(int argc, char** argv) {
   config.attention.memory_update = MemoryUpdate::Delta;
   Decoder model(config);
   model->initialise(0);
+  if (eval_tokens > 0) {
+    profile_evaluation(model, eval_tokens, parse_dtype(dtype), steps, top);
+    return 0;
+  }
   NamedTensors parameters;
   for (const auto& item : model->named_parameters()) parameters.emplace_back(item.key(), item.value());
   AdamW optimizer({{"all", parameters, 1e-3, 0.1}}, {0.9, 0.95, 1e-8});
@@ -148,26 +211,7 @@ int main(int argc, char** argv) {
                                       {"optimizer", unprofiled.optimizer}}) {
     std::printf("%-10s %8.3f %6.1f%%\n", name, seconds / steps, 100.0 * seconds / wall);
   }
+  print_ops(ops, profiled.forward + profiled.backward + profiled.optimizer, wall, steps, top);
 
-  double profiled_self = 0;
-  std::map<std::string, double> families;
-  std::vector<std::pair<std::string, OpTime>> sorted(ops.begin(), ops.end());
-  for (const auto& [name, op] : sorted) {
-    profiled_self += op.self_us;
-    families[family(name)] += op.self_us;
-  }
-  std::sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.self_us > b.second.self_us; });
-  const double profiled_wall = (profiled.forward + profiled.backward + profiled.optimizer) * 1e6;
-  std::printf("\nwith the profiler: %.3f s/step (its overhead %.0f%%); self time by op family:\n",
-              profiled_wall / 1e6 / steps, 100.0 * (profiled_wall / (wall * 1e6) - 1));
-  std::vector<std::pair<std::string, double>> by_family(families.begin(), families.end());
-  std::sort(by_family.begin(), by_family.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  for (const auto& [name, us] : by_family) std::printf("  %-30s %8.1f ms/step %6.1f%%\n", name.c_str(), us / 1e3 / steps, 100.0 * us / profiled_self);
-  std::printf("\ntop ops by self time:\n  %-50s %8s %8s %10s %10s\n", "op", "calls", "ms/step", "self", "incl. ms");
-  for (int i = 0; i < top && i < static_cast<int>(sorted.size()); ++i) {
-    const auto& [name, op] = sorted[static_cast<size_t>(i)];
-    std::printf("  %-50s %8ld %8.1f %9.1f%% %10.1f\n", name.substr(0, 50).c_str(), op.calls / steps,
-                op.self_us / 1e3 / steps, 100.0 * op.self_us / profiled_self, op.total_us / 1e3 / steps);
-  }
   return 0;
 }

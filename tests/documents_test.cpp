@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "core/errors.h"
+#include "data/corpus.h"
 #include "data/documents.h"
 #include "data/tokenizer.h"
 #include "test_support.h"
@@ -83,4 +84,83 @@ TEST(Tokenizer, ChunkedEncodingOfLongTextsEqualsWholeEncoding) {
   auto chunked = tokenizer.encode(text);
   EXPECT_EQ(chunked, tokenizer.encode_whole(text));
   EXPECT_EQ(tokenizer.decode(chunked), text);
+}
+
+TEST(Documents, Utf8CheckInPiecesAgreesWithTheWholeText) {
+  // Every way of cutting each text into two pieces, and pieces of 1-5 bytes: the same offset.
+  const std::vector<std::string> texts = {
+      "plain ascii", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80!", "ab\xc3",  "ab\xc0\xafz", "\xed\xa0\x80",
+      "x\xf4\x90\x80\x80", "\xe2\x82", "ok \xe2\x82x", "\xf0\x9f\x98", "\xe0\x80\x80", "\xff", ""};
+  for (const auto& text : texts) {
+    const int64_t whole = first_invalid_utf8(text);
+    for (size_t cut = 0; cut <= text.size(); ++cut) {
+      Utf8Check check;
+      check.add(std::string_view(text).substr(0, cut));
+      check.add(std::string_view(text).substr(cut));
+      EXPECT_EQ(check.finish(), whole) << text << " cut at " << cut;
+    }
+    for (size_t piece = 1; piece <= 5; ++piece) {
+      Utf8Check check;
+      for (size_t at = 0; at < text.size(); at += piece) check.add(std::string_view(text).substr(at, piece));
+      EXPECT_EQ(check.finish(), whole) << text << " in pieces of " << piece;
+    }
+  }
+  EXPECT_EQ(first_invalid_utf8("ok \xe2\x82x"), 3);
+  EXPECT_EQ(first_invalid_utf8("\xf0\x9f\x98"), 0);
+}
+
+TEST(Tokenizer, TextReadInPiecesEncodesLikeTheWholeTextAndReadsLittleAhead) {
+  Tokenizer tokenizer(test::shared_tokenizer());
+  std::string text;
+  for (int i = 0; text.size() < 400 * 1024; ++i) text += test::generated_text(50, i) + (i % 2 ? "  two  spaces " : " ");
+  // Pieces of uneven sizes, as a file or a pipe might give them.
+  size_t position = 0, call = 0;
+  TextEncoder encoder(tokenizer, [&](char* buffer, size_t size) {
+    const size_t n = std::min({size, text.size() - position, size_t{1000} + (call++ * 7919) % 30000});
+    std::copy_n(text.data() + position, n, buffer);
+    position += n;
+    return n;
+  });
+  std::vector<int64_t> ids;
+  ASSERT_TRUE(encoder.next(ids));
+  EXPECT_GT(ids.size(), 0u);
+  // The first chunk's ids come out once two chunks (64 KiB each) and a 256-byte window are read.
+  EXPECT_LE(position, 2 * 65536 + 256 + 1);
+  int chunks = 1;
+  while (encoder.next(ids)) ++chunks;
+  EXPECT_GE(chunks, 4);
+  EXPECT_EQ(position, text.size());
+  EXPECT_EQ(ids, tokenizer.encode(text));
+  EXPECT_EQ(ids, tokenizer.encode_whole(text));
+}
+
+TEST(Corpus, TextDocumentsStreamTheirTokensInPieces) {
+  test::TempDir dir;
+  Tokenizer tokenizer(test::shared_tokenizer());
+  std::string text;
+  for (int i = 0; text.size() < 300 * 1024; ++i) text += test::generated_text(40, i) + " ";
+  std::filesystem::create_directories(dir / "docs");
+  test::write_text(dir / "docs/a.txt", text);
+  test::write_text(dir / "docs/b.txt", "");
+  test::write_text(dir / "docs/c.txt", "fine until \xc3(");
+  const auto corpus = open_corpus(dir / "docs", test::shared_tokenizer());
+  ASSERT_EQ(corpus->size(), 3u);
+  auto long_one = corpus->open(0);
+  EXPECT_EQ(long_one.name, "a.txt");
+  EXPECT_EQ(long_one.bytes, static_cast<int64_t>(text.size()));
+  ASSERT_TRUE(long_one.tokens);
+  std::vector<int64_t> tokens;
+  int pieces = 0;
+  while (long_one.tokens->next(tokens)) ++pieces;
+  EXPECT_GE(pieces, 4);  // bos, at least two chunks of text, eos
+  EXPECT_EQ(tokens, tokenizer.document_tokens(text));
+  auto empty = corpus->load(1);
+  EXPECT_EQ(empty.tokens, (std::vector<int64_t>{tokenizer.bos_id(), tokenizer.eos_id()}));
+  auto bad = corpus->open(2);
+  EXPECT_EQ(bad.invalid_utf8_at, 11);
+  EXPECT_FALSE(bad.tokens);
+  // A prefix: its bytes in proportion to the tokens kept.
+  auto prefix = corpus->load(0, 1000);
+  ASSERT_EQ(prefix.tokens.size(), 1000u);
+  EXPECT_EQ(prefix.bytes, prefix_bytes(long_one.bytes, 1000, static_cast<int64_t>(tokens.size())));
 }

@@ -149,10 +149,11 @@ TEST(EvalPpl, NoMemoryAndSegmentLengthChangeTheResult) {
 }
 
 TEST(EvalPpl, PeakMemoryDoesNotGrowWithDocumentLength) {
-  // A 262,144-token document evaluates in the same peak memory as a 65,536-token one: from
-  // prepared shards within 10%; from text, which is held with its tokens while it is scored,
-  // within a few bytes per token (keeping anything per token of the model's, such as logits,
-  // would cost hundreds). scripts/bench_bounded_memory.sh measures 1M against 32K.
+  // A 262,144-token document evaluates in the same peak memory as a 65,536-token one, from
+  // prepared shards and from text alike (both are read as they are scored): within 10%, where
+  // holding the text and its tokens would cost ~17 bytes a token (+3.2 MiB) and anything per
+  // token of the model's, such as logits, hundreds. scripts/bench_bounded_memory.sh measures
+  // 1M against 32K.
   test::TempDir dir;
   auto checkpoint = tiny_checkpoint(dir, "--set model.infini_attention.segment_length=512");
   Tokenizer tokenizer(test::shared_tokenizer());
@@ -169,9 +170,9 @@ TEST(EvalPpl, PeakMemoryDoesNotGrowWithDocumentLength) {
   };
   document_of(65536, "short");
   document_of(262144, "long");
-  auto peak_of = [&](const std::string& data, const std::string& flags = "") {
+  auto peak_of = [&](const std::string& data) {
     auto result = test::run_infini("eval ppl --checkpoint " + checkpoint + " --data " + (dir / data) + " --out " +
-                                   (dir / "peak.json") + " " + flags);
+                                   (dir / "peak.json"));
     EXPECT_EQ(result.status, 0) << result.output;
     auto out = read_json(dir / "peak.json");
     return std::make_pair(out["footprint"]["peak_rss_bytes"].get<double>(), out["total"]["tokens"].get<int64_t>());
@@ -183,12 +184,12 @@ TEST(EvalPpl, PeakMemoryDoesNotGrowWithDocumentLength) {
   std::cout << "peak RSS from shards: " << short_tokens << " tokens " << short_peak / 1048576 << " MiB, " << long_tokens
             << " tokens " << long_peak / 1048576 << " MiB\n";
   EXPECT_LT(long_peak, 1.10 * short_peak);
-  // The text is tokenised whole; scoring its first quarter keeps the test short.
   auto [short_text_peak, short_text_tokens] = peak_of("short");
-  auto [long_text_peak, long_text_tokens] = peak_of("long", "--max-tokens-per-doc 65536");
-  EXPECT_EQ(long_text_tokens, 65536);
+  auto [long_text_peak, long_text_tokens] = peak_of("long");
+  EXPECT_EQ(short_text_tokens, short_tokens);
+  EXPECT_EQ(long_text_tokens, long_tokens);
   std::cout << "peak RSS from text: " << short_text_peak / 1048576 << " MiB, " << long_text_peak / 1048576 << " MiB\n";
-  EXPECT_LT(long_text_peak, short_text_peak + 24.0 * static_cast<double>(long_tokens));
+  EXPECT_LT(long_text_peak, 1.10 * short_text_peak);
 }
 
 TEST(EvalPpl, SeveralCheckpointsWithTheMemoryAblationFeedTheReport) {
@@ -289,6 +290,21 @@ TEST(Cli, DoctorMeasuresBothMatmulRates) {
   // A warning is something to act on: when bfloat16 is the slower, it says to keep float32.
   const double f32 = std::stod(rates[1].str()), bf16 = std::stod(rates[2].str());
   const bool warned = doctor.output.find("keep run.dtype and --dtype float32") != std::string::npos;
-  if (bf16 < 0.95 * f32) EXPECT_TRUE(warned) << doctor.output;
-  if (bf16 > 1.05 * f32) EXPECT_FALSE(warned) << doctor.output;
+  if (bf16 < 0.95 * f32) {
+    EXPECT_TRUE(warned) << doctor.output;
+  }
+  if (bf16 > 1.05 * f32) {
+    EXPECT_FALSE(warned) << doctor.output;
+  }
+  // The recommendation follows the rates (bfloat16 from 1.25x float32's; rates drift a little
+  // between the measurement and this check, so only clear cases are held).
+  const bool bf16_recommended = doctor.output.find("dtype         bfloat16 recommended") != std::string::npos;
+  const bool f32_recommended = doctor.output.find("dtype         float32 recommended") != std::string::npos;
+  EXPECT_NE(bf16_recommended, f32_recommended) << doctor.output;
+  if (bf16 > 1.35 * f32) {
+    EXPECT_TRUE(bf16_recommended) << doctor.output;
+  }
+  if (bf16 < 1.15 * f32) {
+    EXPECT_TRUE(f32_recommended) << doctor.output;
+  }
 }

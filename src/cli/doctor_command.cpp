@@ -43,6 +43,14 @@ void run_doctor() {
   const double bf16 = matmul_gflops(1024, torch::kBFloat16, torch::kCPU, 5);
   std::cout << fmt::format("matmul        float32 {:.0f} GFLOP/s, bfloat16 {:.0f} GFLOP/s (1024², {} threads)\n", f32,
                            bf16, torch::get_num_threads());
+  // Matmuls are most of a step's time, but not all: below a quarter faster, bf16 buys too little
+  // for its coarser rounding.
+  const bool bf16_pays = bf16 >= 1.25 * f32;
+  std::cout << (bf16_pays ? fmt::format("dtype         bfloat16 recommended: its matmuls run at {:.2f}x float32's rate "
+                                        "here (run.dtype / --dtype bfloat16; the memory stays float32)\n",
+                                        bf16 / f32)
+                          : fmt::format("dtype         float32 recommended: bfloat16 matmuls run at {:.2f}x its rate here\n",
+                                        bf16 / f32));
   if (bf16 < f32) {
     warnings.push_back(fmt::format("bfloat16 matmuls run at {:.2f}x float32's rate on this CPU: keep run.dtype and "
                                    "--dtype float32 here",

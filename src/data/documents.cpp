@@ -84,6 +84,50 @@ std::vector<std::string> DocumentSource::files() const {
   return out;
 }
 
+namespace {
+
+class FileReader final : public DocumentReader {
+ public:
+  explicit FileReader(const std::string& path) : in_(path, std::ios::binary | std::ios::ate) {
+    if (!in_) throw InputError(path + ": cannot read");
+    bytes_ = static_cast<int64_t>(in_.tellg());
+    in_.seekg(0);
+  }
+  size_t read(char* buffer, size_t size) override {
+    in_.read(buffer, static_cast<std::streamsize>(size));
+    return static_cast<size_t>(in_.gcount());
+  }
+  int64_t bytes() const override { return bytes_; }
+
+ private:
+  std::ifstream in_;
+  int64_t bytes_ = 0;
+};
+
+class StringReader final : public DocumentReader {
+ public:
+  explicit StringReader(std::string text) : text_(std::move(text)) {}
+  size_t read(char* buffer, size_t size) override {
+    const size_t n = std::min(size, text_.size() - position_);
+    std::copy_n(text_.data() + position_, n, buffer);
+    position_ += n;
+    return n;
+  }
+  int64_t bytes() const override { return static_cast<int64_t>(text_.size()); }
+
+ private:
+  std::string text_;
+  size_t position_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<DocumentReader> DocumentSource::open(size_t i) const {
+  const auto& entry = entries_.at(i);
+  if (entry.offset < 0) return std::make_unique<FileReader>(entry.file);
+  return std::make_unique<StringReader>(load(i).text);
+}
+
 Document DocumentSource::load(size_t i) const {
   const auto& entry = entries_.at(i);
   if (entry.offset < 0) return {entry.name, read_whole_file(entry.file)};
@@ -95,26 +139,86 @@ Document DocumentSource::load(size_t i) const {
   return {entry.name, json["text"].get<std::string>()};
 }
 
-int64_t first_invalid_utf8(const std::string& text) {
+namespace {
+
+// Where the valid prefix of `text` ends: at its first invalid sequence (*invalid set) or, with
+// `cut_allowed`, at a sequence the end cuts short whose bytes so far are valid.
+size_t valid_prefix(std::string_view text, bool cut_allowed, bool* invalid) {
   const auto* s = reinterpret_cast<const unsigned char*>(text.data());
   const size_t n = text.size();
+  *invalid = false;
   size_t i = 0;
   while (i < n) {
     const unsigned char c = s[i];
     size_t length = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    if (length == 0 || i + length > n) return static_cast<int64_t>(i);
-    for (size_t k = 1; k < length; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return static_cast<int64_t>(i);
-    }
+    if (length == 0) break;
+    const size_t present = std::min(length, n - i);
+    bool continuation = true;
+    for (size_t k = 1; k < present; ++k) continuation = continuation && (s[i + k] & 0xC0) == 0x80;
+    if (!continuation) break;
     // Overlong forms, surrogates and code points past U+10FFFF are invalid too.
-    if ((length == 2 && c < 0xC2) || (length == 3 && c == 0xE0 && s[i + 1] < 0xA0) ||
-        (length == 3 && c == 0xED && s[i + 1] >= 0xA0) || (length == 4 && c == 0xF0 && s[i + 1] < 0x90) ||
-        (length == 4 && (c > 0xF4 || (c == 0xF4 && s[i + 1] >= 0x90)))) {
-      return static_cast<int64_t>(i);
+    if ((length == 2 && c < 0xC2) || (present > 1 && length == 3 && c == 0xE0 && s[i + 1] < 0xA0) ||
+        (present > 1 && length == 3 && c == 0xED && s[i + 1] >= 0xA0) ||
+        (present > 1 && length == 4 && c == 0xF0 && s[i + 1] < 0x90) ||
+        (length == 4 && (c > 0xF4 || (present > 1 && c == 0xF4 && s[i + 1] >= 0x90)))) {
+      break;
+    }
+    if (present < length) {
+      if (cut_allowed) return i;
+      break;
     }
     i += length;
   }
-  return -1;
+  *invalid = i < n;
+  return i;
+}
+
+}  // namespace
+
+int64_t first_invalid_utf8(std::string_view text) {
+  bool invalid = false;
+  const size_t end = valid_prefix(text, false, &invalid);
+  return invalid ? static_cast<int64_t>(end) : -1;
+}
+
+void Utf8Check::add(std::string_view piece) {
+  if (invalid_at_ >= 0 || piece.empty()) return;
+  if (!tail_.empty()) {  // complete the cut sequence with the piece's first bytes
+    const size_t taken = std::min<size_t>(4 - tail_.size(), piece.size());
+    tail_.append(piece.substr(0, taken));
+    bool invalid = false;
+    const size_t end = valid_prefix(tail_, true, &invalid);
+    if (invalid) {
+      invalid_at_ = offset_ + static_cast<int64_t>(end);
+      return;
+    }
+    if (end == 0) return;  // still cut: the piece was shorter than the sequence's rest
+    // The sequence is whole: go on in the piece after its last byte.
+    const size_t used = end - (tail_.size() - taken);
+    offset_ += static_cast<int64_t>(end);
+    tail_.clear();
+    piece.remove_prefix(used);
+  }
+  bool invalid = false;
+  const size_t end = valid_prefix(piece, true, &invalid);
+  if (invalid) {
+    invalid_at_ = offset_ + static_cast<int64_t>(end);
+    return;
+  }
+  tail_.assign(piece.substr(end));
+  offset_ += static_cast<int64_t>(end);
+}
+
+int64_t Utf8Check::finish() {
+  if (invalid_at_ < 0 && !tail_.empty()) invalid_at_ = offset_;
+  return invalid_at_;
+}
+
+int64_t first_invalid_utf8(DocumentReader& reader) {
+  Utf8Check check;
+  std::string buffer(1 << 20, '\0');
+  while (const size_t got = reader.read(buffer.data(), buffer.size())) check.add(std::string_view(buffer.data(), got));
+  return check.finish();
 }
 
 }  // namespace infini

@@ -66,36 +66,73 @@ void Tokenizer::encode_piece(std::string_view text, std::vector<int64_t>& out) c
 // chunks split at single spaces: no piece spans "x▁y" across the ▁ (pieces start at ▁), and the
 // dummy-prefix ▁ that SentencePiece puts before each chunk stands for the dropped space. Each
 // split point is checked on a window around it (split and whole encodings must agree); where
-// a model behaves otherwise, the text is encoded whole.
-void Tokenizer::encode_into(std::string_view text, std::vector<int64_t>& out) const {
-  constexpr size_t kChunk = 64 * 1024, kWindow = 256;
-  auto clean_split = [&](size_t p) {
-    if (text[p] != ' ' || text[p - 1] == ' ' || text[p + 1] == ' ') return false;
-    const size_t a = p - std::min(p, kWindow), b = std::min(text.size(), p + kWindow);
-    std::vector<int64_t> whole, split;
-    encode_piece(text.substr(a, b - a), whole);
-    encode_piece(text.substr(a, p - a), split);
-    encode_piece(text.substr(p + 1, b - p - 1), split);
-    return whole == split;
-  };
+// a model behaves otherwise, the rest of the text is encoded whole.
+//
+// The encoder holds at most two chunks and a window of the text: a split point is looked for in
+// [kChunk, 2·kChunk) of what is left, so the choice is the same whether the text is all there or
+// arrives in pieces.
+TextEncoder::TextEncoder(const Tokenizer& tokenizer, Read read) : tokenizer_(tokenizer), read_(std::move(read)) {}
+
+void TextEncoder::fill(size_t wanted) {
+  constexpr size_t kBlock = 1 << 20;
+  while (!read_all_ && buffer_.size() < wanted) {
+    const size_t had = buffer_.size();
+    buffer_.resize(had + std::min(kBlock, wanted - had));
+    const size_t got = read_(buffer_.data() + had, buffer_.size() - had);
+    buffer_.resize(had + got);
+    read_all_ = got == 0;
+  }
+}
+
+bool TextEncoder::clean_split(size_t p) const {
+  const std::string_view text(buffer_);
+  if (text[p] != ' ' || text[p - 1] == ' ' || text[p + 1] == ' ') return false;
+  const size_t a = p - std::min(p, kWindow), b = std::min(text.size(), p + kWindow);
+  std::vector<int64_t> whole, split;
+  tokenizer_.encode_piece(text.substr(a, b - a), whole);
+  tokenizer_.encode_piece(text.substr(a, p - a), split);
+  tokenizer_.encode_piece(text.substr(p + 1, b - p - 1), split);
+  return whole == split;
+}
+
+void TextEncoder::append(std::string_view piece, std::vector<int64_t>& out) const {
   // A long document's ids grow by a quarter at a time, each chunk's room made before it is
   // encoded (a chunk of n bytes has at most n ids): the vector's doubling would peak at 3× its size.
-  auto append = [&](std::string_view piece) {
-    if (out.capacity() - out.size() < piece.size() + 1) {
-      out.reserve(std::max(out.size() + piece.size() + 1, out.size() + out.size() / 4));
-    }
-    encode_piece(piece, out);
-  };
-  size_t start = 0;
-  while (text.size() - start > 2 * kChunk) {
-    const size_t limit = start + 2 * kChunk;  // below text.size() - 1, so text[p + 1] exists
-    size_t p = text.find(' ', start + kChunk);
-    while (p < limit && !clean_split(p)) p = text.find(' ', p + 1);
-    if (p >= limit) break;  // no clean split point: encode the rest whole
-    append(text.substr(start, p - start));
-    start = p + 1;
+  if (out.capacity() - out.size() < piece.size() + 1) {
+    out.reserve(std::max(out.size() + piece.size() + 1, out.size() + out.size() / 4));
   }
-  append(text.substr(start));
+  tokenizer_.encode_piece(piece, out);
+}
+
+bool TextEncoder::next(std::vector<int64_t>& out) {
+  if (done_) return false;
+  fill(2 * kChunk + kWindow + 1);  // a split point's window lies inside, or the text is all there
+  if (buffer_.size() > 2 * kChunk) {
+    size_t p = buffer_.find(' ', kChunk);
+    while (p < 2 * kChunk && !clean_split(p)) p = buffer_.find(' ', p + 1);
+    if (p < 2 * kChunk) {
+      append(std::string_view(buffer_).substr(0, p), out);
+      buffer_.erase(0, p + 1);
+      return true;
+    }
+    fill(std::string::npos);  // no clean split point: encode the rest whole
+  }
+  append(buffer_, out);
+  buffer_ = std::string();
+  done_ = true;
+  return true;
+}
+
+void Tokenizer::encode_into(std::string_view text, std::vector<int64_t>& out) const {
+  size_t position = 0;
+  TextEncoder encoder(*this, [&](char* buffer, size_t size) {
+    const size_t n = std::min(size, text.size() - position);
+    std::copy_n(text.data() + position, n, buffer);
+    position += n;
+    return n;
+  });
+  while (encoder.next(out)) {
+  }
 }
 
 std::vector<int64_t> Tokenizer::encode(const std::string& text) const {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -33,10 +34,32 @@ class Tokenizer {
   int64_t unk_id() const;
 
  private:
+  friend class TextEncoder;
   void encode_piece(std::string_view text, std::vector<int64_t>& out) const;
   void encode_into(std::string_view text, std::vector<int64_t>& out) const;
 
   std::unique_ptr<SentencePieceBackend> backend_;
+};
+
+// Tokenizer::encode over text read in pieces: the same ids, handed out a chunk at a time, while
+// at most about 130 KiB of the text is held (tokenizer.cpp says how chunks are cut).
+class TextEncoder {
+ public:
+  using Read = std::function<size_t(char* buffer, size_t size)>;  // up to `size` bytes; 0 at the end
+  TextEncoder(const Tokenizer& tokenizer, Read read);
+  // Appends the next chunk's ids to `out`; false once the text is done.
+  bool next(std::vector<int64_t>& out);
+
+ private:
+  static constexpr size_t kChunk = 64 * 1024, kWindow = 256;
+  void fill(size_t wanted);
+  bool clean_split(size_t p) const;
+  void append(std::string_view piece, std::vector<int64_t>& out) const;
+
+  const Tokenizer& tokenizer_;
+  Read read_;
+  std::string buffer_;  // the text not yet encoded, as far as it was read
+  bool read_all_ = false, done_ = false;
 };
 
 // A checkpoint's tokenizer must not produce ids its model has no embedding for: InputError naming

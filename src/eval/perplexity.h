@@ -103,9 +103,18 @@ void fields(F& f, PerplexityResult& r) {
   f.section("provenance", r.provenance);
 }
 
-// Summed negative log-likelihood (nats) of tokens[1:] given tokens[:-1], one document; adds each
-// prediction's loss to `buckets` by its position (the index of the predicted token minus one).
-// `scored`, when given, hears the tokens predicted so far after every segment.
+struct DocumentNll {
+  double nll = 0.0;    // nats, summed
+  int64_t tokens = 0;  // predicted
+};
+
+// Summed negative log-likelihood (nats) of tokens[1:] given tokens[:-1], one document read from
+// `tokens` as it is scored (memory does not grow with its length); adds each prediction's loss
+// to `buckets` by its position (the index of the predicted token minus one). `scored`, when
+// given, hears the tokens predicted so far after every forward call.
+DocumentNll document_nll(Decoder& decoder, TokenStream& tokens, const PerplexityOptions& options,
+                         std::vector<PositionBucket>& buckets, const std::function<void(int64_t)>& scored = {});
+// The same over tokens in memory; returns the summed NLL.
 double document_nll(Decoder& decoder, const std::vector<int64_t>& tokens, const PerplexityOptions& options,
                     std::vector<PositionBucket>& buckets, const std::function<void(int64_t)>& scored = {});
 
