@@ -2,8 +2,9 @@
 # Issue 15's speed ratios, measured back to back in one run on this machine: the network written
 # in plain PyTorch (bench/pytorch_network.py, and the shared reference when it is there) against
 # `infini train` on the same network (configs/books-small.yaml with untied embeddings, no memory
-# carried across steps, float32), with segment checkpointing off and on, and `infini train` again
-# beside one busy process (a 2-thread LibTorch matmul loop). Run it on an otherwise idle machine.
+# carried across steps, float32), with segment checkpointing off and on, in bfloat16 autocast
+# (checkpointing off), and `infini train` again beside one busy process (a 2-thread LibTorch
+# matmul loop). Run it on an otherwise idle machine.
 #
 #   bench/compare_pytorch.sh [STEPS]     timed steps per run (default 8; one more warms up)
 set -euo pipefail
@@ -48,6 +49,7 @@ shared=""
 [ -f "$reference" ] && shared=$(pytorch "$reference")
 plain=$(infini_train plain train.checkpoint_segments=false)
 checkpointed=$(infini_train checkpointed train.checkpoint_segments=true)
+bf16=$(infini_train bf16 train.checkpoint_segments=false run.dtype=bfloat16)
 
 "$python" -c "
 import torch, time
@@ -58,14 +60,15 @@ sleep 2
 contended=$(infini_train contended train.checkpoint_segments=true)
 kill %1 2>/dev/null || true
 
-"$python" - "$own" "$shared" "$plain" "$checkpointed" "$contended" <<'PY'
+"$python" - "$own" "$shared" "$plain" "$checkpointed" "$bf16" "$contended" <<'PY'
 import sys
-own, shared, plain, checkpointed, contended = (float(x) if x else None for x in sys.argv[1:])
+own, shared, plain, checkpointed, bf16, contended = (float(x) if x else None for x in sys.argv[1:])
 rows = [("PyTorch, bench/pytorch_network.py", own, None)]
 if shared:
     rows.append(("PyTorch, ../shared/bench/pytorch_baseline.py", shared, None))
 rows += [("infini train, checkpoint_segments: false", plain, own),
          ("infini train, checkpoint_segments: true", checkpointed, own),
+         ("infini train, bfloat16, checkpointing off (vs float32)", bf16, plain),
          ("infini train, checkpointing, one busy process beside", contended, checkpointed)]
 print(f"{'run':<56}{'tokens/s':>10}  ratio")
 for name, value, base in rows:
@@ -73,5 +76,8 @@ for name, value, base in rows:
     print(f"{name:<56}{value:>10.0f}  {ratio}")
 if shared:
     print(f"own PyTorch network / shared reference: {own / shared:.2f} (should be within 0.90-1.10)")
-print("ratios: infini against our PyTorch network; the busy-process row against infini alone")
+if shared:
+    print(f"infini train against the shared reference: {plain / shared:.2f}x (checkpointing off), "
+          f"{checkpointed / shared:.2f}x (on)")
+print("ratios: infini against our PyTorch network; bfloat16 against float32; the busy-process row against infini alone")
 PY

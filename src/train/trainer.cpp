@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <thread>
 
 #include "core/autocast.h"
 #include "core/errors.h"
@@ -27,6 +28,11 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   require_device(device_);
   set_threads(static_cast<int>(config_.run.threads));
   if (config_.run.deterministic) use_deterministic_kernels();
+  // Threads chosen per core leave cores to other processes that want them (core/cpu_share.h);
+  // a fixed run.threads, or a deterministic run, keeps its count whatever the load.
+  if (config_.run.threads == 0 && device_.is_cpu() && !config_.run.deterministic) {
+    cpu_share_.emplace(torch::get_num_threads(), static_cast<int>(std::thread::hardware_concurrency()));
+  }
   torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
   if (config_.train.carry_memory && comm_->world_size() > 1) {
     throw InputError(origin + ": train.carry_memory: not supported with several ranks yet (each rank's carried "
@@ -209,6 +215,14 @@ TrainResult Trainer::run(const StopSignal* stop) {
   TrainResult result;
   int64_t validated_step = -1;
   while (state_.step < train.steps) {
+    if (cpu_share_) {
+      const int threads = cpu_share_->threads();
+      if (threads != torch::get_num_threads()) {
+        spdlog::info("threads {} -> {}: other processes kept {:.1f} cores busy", torch::get_num_threads(), threads,
+                     cpu_share_->others_busy());
+        torch::set_num_threads(threads);
+      }
+    }
     const auto start = std::chrono::steady_clock::now();
     const auto report = step();
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();

@@ -9,10 +9,12 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "config/run_config.h"
+#include "core/cpu_share.h"
 #include "data/corpus.h"
 #include "model/decoder.h"
 #include "train/bptt.h"
@@ -69,6 +71,7 @@ class Trainer {
   CheckpointManager checkpoints_;
   TrainingData data_;
   std::unique_ptr<Corpus> validation_;
+  std::optional<CpuShare> cpu_share_;  // run.threads 0 on the CPU, not deterministic: threads follow the load
   Decoder model_{nullptr};
   TrainableParameters trainable_;
   std::unique_ptr<TrainingLog> log_;

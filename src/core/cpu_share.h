@@ -1,0 +1,43 @@
+// Intra-op threads that fit beside what other processes use now. LibTorch's threads meet at the
+// end of every parallel region, so where another process wants a core, a descheduled thread
+// stalls its siblings: on 2 cores beside one busy 2-thread process, training with 2 threads ran
+// at 0.30-0.36 of its speed alone, with 1 thread at 0.47. A CpuShare looks, every few seconds,
+// at how much CPU the rest of the machine used since its last look (/proc/stat less this
+// process's own time) and answers with the threads for the cores left.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+
+namespace infini {
+
+// The `cores` of the machine less those that `others_busy` cores' worth of other work keeps (from
+// 0.7 of a core on it counts as a whole one), at most `most` (this process's share, which other
+// ranks of its own job may make less than the cores), at least 1.
+int threads_beside(int most, int cores, double others_busy);
+
+class CpuShare {
+ public:
+  // `most`: the threads this process may use; `cores`: the machine's; `interval`: the least time
+  // between two looks.
+  CpuShare(int most, int cores, std::chrono::duration<double> interval = std::chrono::seconds(5));
+  // The threads to use now; the last answer until `interval` has passed since the last look.
+  int threads();
+  // The cores other processes kept busy over the last look's span (0 before the first).
+  double others_busy() const { return others_busy_; }
+
+ private:
+  struct Sample {
+    std::chrono::steady_clock::time_point at;
+    int64_t machine_busy = -1;  // clock ticks, all cores
+    int64_t own = -1;           // clock ticks of this process
+  };
+  static Sample sample();
+
+  int most_, cores_, answer_;
+  std::chrono::duration<double> interval_;
+  Sample last_;
+  double others_busy_ = 0.0;
+};
+
+}  // namespace infini

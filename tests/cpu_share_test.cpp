@@ -1,0 +1,46 @@
+// The trainer's thread count beside other processes (core/cpu_share.h).
+#include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "core/cpu_share.h"
+
+using namespace infini;
+
+TEST(CpuShare, ThreadsLeaveTheCoresOthersKeepBusy) {
+  EXPECT_EQ(threads_beside(2, 2, 0.0), 2);
+  EXPECT_EQ(threads_beside(2, 2, 0.5), 2);  // under 0.7 of a core: not counted
+  EXPECT_EQ(threads_beside(2, 2, 0.8), 1);
+  EXPECT_EQ(threads_beside(2, 2, 1.0), 1);
+  EXPECT_EQ(threads_beside(2, 2, 3.0), 1);  // never below one
+  EXPECT_EQ(threads_beside(8, 8, 2.2), 6);
+  // Two ranks of one job on four cores, two threads each: each sees the other's two cores busy.
+  EXPECT_EQ(threads_beside(2, 4, 2.0), 2);
+  EXPECT_EQ(threads_beside(2, 4, 3.0), 1);
+  EXPECT_EQ(threads_beside(4, 4, -1.0), 4);
+}
+
+TEST(CpuShare, ABusyProcessBesideTakesAThreadAway) {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  if (cores < 2) GTEST_SKIP() << "one core: nothing to give away";
+  CpuShare share(cores, cores, std::chrono::milliseconds(500));
+  EXPECT_EQ(share.threads(), cores);  // no look yet
+  const pid_t busy = fork();
+  ASSERT_GE(busy, 0);
+  if (busy == 0) {
+    for (volatile uint64_t i = 0;; ++i) {
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  const int threads = share.threads();
+  const double others = share.others_busy();
+  kill(busy, SIGKILL);
+  waitpid(busy, nullptr, 0);
+  // The spinning child alone keeps a core busy (other tests running beside only add to it).
+  EXPECT_GE(others, 0.7);
+  EXPECT_LT(threads, cores);
+}
