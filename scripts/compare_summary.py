@@ -78,3 +78,45 @@ for name in ("infini-delta", "infini-linear"):
             outside = [v for v in values if v < 0.4 or v > 0.6]
             print(f"  - layer {layer['layer']}: gates " + " ".join(f"{v:.2f}" for v in values)
                   + f" ({len(outside)} of {len(values)} outside 0.4-0.6)")
+
+
+def document_ppl(result, skip=None):
+    """Perplexity of every document of a result, or over all documents but the one named skip."""
+    docs = [d for d in result["documents"] if d["name"] != skip]
+    return math.exp(sum(d["nll"] for d in docs) / sum(d["tokens"] for d in docs))
+
+
+columns = [key for key in ((n, m) for n in order for m in (True, False)) if key in rows]
+if columns:
+    # One long document can hold most of the test tokens (and nearly every position past 8K):
+    # each document's own perplexity, and the total without the longest, show what it decides.
+    heads = [name + ("" if memory else " reset") for name, memory in columns]
+    print("\n| document | tokens | " + " | ".join(heads) + " |")
+    print("|---|---|" + "---|" * len(columns))
+    first = rows[columns[0]]
+    for i, doc in enumerate(first["documents"]):
+        cells = [math.exp(rows[key]["documents"][i]["nll"] / rows[key]["documents"][i]["tokens"]) for key in columns]
+        print(f"| {doc['name']} | {doc['tokens']} | " + " | ".join(f"{c:.1f}" for c in cells) + " |")
+    longest = max(first["documents"], key=lambda d: d["tokens"])
+    print(f"| all but {longest['name']} | {first['total']['tokens'] - longest['tokens']} | "
+          + " | ".join(f"{document_ppl(rows[key], longest['name']):.2f}" for key in columns) + " |")
+
+def gate_trajectory(path, points=4):
+    """The gates of every layer and head at evenly spaced logged steps of one training run."""
+    logged = [r for r in map(json.loads, open(path)) if r.get("phase") == "train" and "gates" in r]
+    if not logged:
+        return
+    picks = sorted({logged[min(len(logged) - 1, round(i * (len(logged) - 1) / points))]["step"]
+                    for i in range(points + 1)})
+    by_step = {r["step"]: r["gates"] for r in logged}
+    for layer in sorted(logged[0]["gates"], key=lambda name: int(name.removeprefix("layer"))):
+        steps = " → ".join(f"{step}: " + " ".join(f"{v:.2f}" for v in by_step[step][layer]["heads"])
+                           for step in picks)
+        print(f"  - {layer}: {steps}")
+
+
+for name in ("infini-delta", "infini-linear"):
+    metrics = os.path.join(root, name, "metrics.jsonl")
+    if os.path.exists(metrics):
+        print(f"\n{name}: gates per head during training (step: heads)")
+        gate_trajectory(metrics)
