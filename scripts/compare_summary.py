@@ -81,7 +81,7 @@ for name in ("infini-delta", "infini-linear"):
 
 
 def document_ppl(result, skip=None):
-    """Perplexity of every document of a result, or over all documents but the one named skip."""
+    """Perplexity of a result over all its documents but the one named skip."""
     docs = [d for d in result["documents"] if d["name"] != skip]
     return math.exp(sum(d["nll"] for d in docs) / sum(d["tokens"] for d in docs))
 
@@ -100,6 +100,7 @@ if columns:
     longest = max(first["documents"], key=lambda d: d["tokens"])
     print(f"| all but {longest['name']} | {first['total']['tokens'] - longest['tokens']} | "
           + " | ".join(f"{document_ppl(rows[key], longest['name']):.2f}" for key in columns) + " |")
+
 
 def gate_trajectory(path, points=4):
     """The gates of every layer and head at evenly spaced logged steps of one training run."""
