@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """The attention-kind comparison (scripts/compare_kinds.sh) against the targets of its issue:
 perplexity on the whole test documents and past position 8K per model, the memory ablation of the
-infini models, their gates per layer (heads outside the 0.4-0.6 band), and the training and
-evaluation times from the run's timing log. Usage: scripts/compare_summary.py RUN_ROOT"""
+infini models, their gates per layer (heads outside the 0.4-0.6 band), the training and
+evaluation times from the run's timing log, every document's perplexity (and the total without
+the longest document), and the gates of every head during training. Usage: scripts/compare_summary.py RUN_ROOT"""
 import json
 import math
 import os
