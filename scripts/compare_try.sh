@@ -5,7 +5,9 @@
 # copies the result files to results/compare-CORPUS/tries/NAME-*. Resumes (run.resume: auto).
 #
 #   scripts/compare_try.sh CORPUS NAME RULE [KEY=VALUE ...]
-#   e.g. scripts/compare_try.sh books delta-gate-lr-0.1 delta train.optimizer.gate_lr=0.1
+#   e.g. scripts/compare_try.sh books delta-gate-lr-0.1 delta train.optimizer.gate_lr=0.1 \
+#          model.infini_attention.segment_length=128 train.steps=350 train.schedule.warmup_steps=25 \
+#          train.eval_every=175 run.dtype=float32     (the README's try, on the first run's config)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 3 ] || { echo "usage: scripts/compare_try.sh CORPUS NAME delta|linear [KEY=VALUE ...]" >&2; exit 2; }
@@ -20,9 +22,8 @@ sets=()
 for s in "$@"; do sets+=(--set "$s"); done
 began=$(date +%s)
 if [ ! -d "$root/final" ]; then
-  build/infini train --config configs/compare-kinds.yaml --progress off \
-    --set "data.tokenizer=data/tokenizer/$corpus-8k.model" --set "data.train=data/shards/$corpus-8k/train" \
-    --set "data.validation=data/corpora/$corpus/validation" --set model.infini_attention.kind=infini \
+  source scripts/compare_args.sh "$corpus"
+  build/infini train "${compare_args[@]}" --set model.infini_attention.kind=infini \
     --set "model.infini_attention.memory_update=$rule" "${sets[@]}" --set "run.dir=$root"
 fi
 trained=$(date +%s)
