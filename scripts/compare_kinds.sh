@@ -64,7 +64,7 @@ for kind in "${order[@]}"; do
   mv "$out.partial" "$out"
   log "evaluated $kind in $(($(date +%s) - began)) s"
 done
-for name in infini-delta infini-linear; do
+for kind in infini-delta infini-linear; do
   $infini eval gates --checkpoint "$root/$kind/final" --out "$root/gates-$kind.json"
   jsons+=("$root/gates-$kind.json")
 done
