@@ -31,7 +31,7 @@ log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$root/timing.log"; }
 source scripts/compare_args.sh "$corpus"
 common=("${compare_args[@]}")
 for s in "$@"; do common+=(--set "$s"); done
-# name: the --set arguments that make the model what it is
+# kind: the --set arguments that make the model what it is
 declare -A kinds=(
   [infini-delta]="model.infini_attention.kind=infini model.infini_attention.memory_update=delta"
   [infini-linear]="model.infini_attention.kind=infini model.infini_attention.memory_update=linear"
