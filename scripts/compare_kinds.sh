@@ -28,9 +28,7 @@ results=results/compare-$corpus${name:+/$name}
 mkdir -p "$root" "$results"
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$root/timing.log"; }
 
-source scripts/compare_args.sh "$corpus"
-common=("${compare_args[@]}")
-for s in "$@"; do common+=(--set "$s"); done
+source scripts/compare_args.sh "$corpus" "$@"
 # kind: the --set arguments that make the model what it is
 declare -A kinds=(
   [infini-delta]="model.infini_attention.kind=infini model.infini_attention.memory_update=delta"
@@ -45,7 +43,7 @@ for kind in "${order[@]}"; do
   if [ ! -d "$root/$kind/final" ]; then
     log "train $kind"
     began=$(date +%s)
-    $infini train "${common[@]}" "${sets[@]}" --set "run.dir=$root/$kind"
+    $infini train "${compare_args[@]}" "${sets[@]}" --set "run.dir=$root/$kind"
     log "trained $kind in $(($(date +%s) - began)) s"
   fi
 done

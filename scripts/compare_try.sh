@@ -5,7 +5,7 @@
 # copies the result files to results/compare-CORPUS/tries/NAME-*. Resumes (run.resume: auto).
 #
 #   scripts/compare_try.sh CORPUS NAME RULE [KEY=VALUE ...]
-#   e.g. scripts/compare_try.sh books delta-gate-lr-0.1 delta train.optimizer.gate_lr=0.1 \
+#   e.g. scripts/compare_try.sh books infini-delta-gate-lr-0.1 delta train.optimizer.gate_lr=0.1 \
 #          model.infini_attention.segment_length=128 train.steps=350 train.schedule.warmup_steps=25 \
 #          train.eval_every=175 run.dtype=float32     (the README's try, on the first run's config)
 set -euo pipefail
@@ -18,13 +18,11 @@ scripts/prepare_corpus.sh "$corpus"  # exits 2 on a corpus it does not know
 root=runs/compare-tries/$corpus/$name
 results=results/compare-$corpus/tries
 mkdir -p "$root" "$results"
-sets=()
-for s in "$@"; do sets+=(--set "$s"); done
 began=$(date +%s)
 if [ ! -d "$root/final" ]; then
-  source scripts/compare_args.sh "$corpus"
+  source scripts/compare_args.sh "$corpus" "$@"
   build/infini train "${compare_args[@]}" --set model.infini_attention.kind=infini \
-    --set "model.infini_attention.memory_update=$rule" "${sets[@]}" --set "run.dir=$root"
+    --set "model.infini_attention.memory_update=$rule" --set "run.dir=$root"
 fi
 trained=$(date +%s)
 [ -f "$root/ppl.json" ] || {
