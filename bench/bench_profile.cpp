@@ -1,6 +1,6 @@
 // Benchmark: where a training step's time goes. The configuration of issue 15 (4 infini layers,
 // hidden 256, 4 heads, FFN 688, vocabulary 8000, untied embeddings, segments of 256 × 4,
-// batch 4, delta memory, float32), warmed up, then profiled for a few steps of
+// batch 4, delta memory, float32 or --dtype bfloat16 autocast), warmed up, then profiled for a few steps of
 // sequence_loss + backward + AdamW: wall time by phase (forward, backward, optimizer), and
 // self time by ATen op and by op family from LibTorch's profiler. With --eval N, the same for
 // `eval ppl`'s scoring of one random N-token document with the memory carried (document_nll,
@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bench_model.h"
+#include "core/autocast.h"
 #include "core/cpu_allocator.h"
 #include "core/runtime.h"
 #include "eval/perplexity.h"
@@ -155,7 +156,8 @@ int main(int argc, char** argv) {
   int64_t eval_tokens = 0;
   app.add_option("--eval", eval_tokens, "profile eval ppl's scoring of one random document of N tokens instead");
   std::string dtype = "float32";
-  app.add_option("--dtype", dtype, "--eval: float32 or bfloat16 weights")->capture_default_str();
+  app.add_option("--dtype", dtype, "training: float32, or bfloat16 autocast (float32 weights); --eval: the weights' dtype")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   set_threads(threads);
   if (!glibc) use_caching_cpu_allocator();
@@ -180,9 +182,14 @@ int main(int argc, char** argv) {
   struct Phases {
     double forward = 0, backward = 0, optimizer = 0;
   };
+  const bool autocast = parse_dtype(dtype) == torch::kBFloat16;
   auto step = [&](Phases& phases) {
     auto start = Clock::now();
-    auto loss = sequence_loss(model, tokens, targets, starts, ModelState{}, bptt).loss_sum / static_cast<double>(batch * length);
+    torch::Tensor loss;
+    {
+      AutocastScope scope(autocast, torch::kBFloat16);  // as the trainer casts
+      loss = sequence_loss(model, tokens, targets, starts, ModelState{}, bptt).loss_sum / static_cast<double>(batch * length);
+    }
     phases.forward += since(start);
     start = Clock::now();
     loss.backward();
@@ -203,8 +210,9 @@ int main(int argc, char** argv) {
 
   const double tokens_per_step = static_cast<double>(batch * length);
   const double wall = unprofiled.forward + unprofiled.backward + unprofiled.optimizer;
-  std::printf("threads %d, batch %ld x %ld segments of %ld, %s, %d steps\n", torch::get_num_threads(), batch, segments,
-              segment, plain ? "no checkpointing" : "segment checkpointing", steps);
+  std::printf("threads %d, batch %ld x %ld segments of %ld, %s, %s, %d steps\n", torch::get_num_threads(), batch,
+              segments, segment, plain ? "no checkpointing" : "segment checkpointing",
+              autocast ? "bfloat16 autocast" : "float32", steps);
   std::printf("%.0f tokens/s without the profiler\n\nphase        s/step   share\n", tokens_per_step * steps / wall);
   for (const auto& [name, seconds] : {std::pair<const char*, double>{"forward", unprofiled.forward},
                                       {"backward", unprofiled.backward},

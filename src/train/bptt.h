@@ -13,7 +13,7 @@ namespace infini {
 struct BpttOptions {
   int64_t segment_length = 0;
   int64_t bptt_segments = 0;  // detach the carried state before every segment s with s % t == 0; 0: never
-  bool checkpoint = true;     // recompute segment activations in backward
+  bool checkpoint = true;     // recompute segment activations in backward (all but the last segment's)
 };
 
 struct SequenceLoss {
