@@ -40,6 +40,25 @@ TEST(CpuAllocator, AFreedBlockServesTheNextRequestOfItsClass) {
   EXPECT_EQ(small.sum().item<float>(), 10.0f);
 }
 
+TEST(CpuAllocator, BlocksFreedByABackwardPassWaitForTheNextStep) {
+  // As in a first training step: the forward's activations (more than the cache floor) are freed
+  // in backward while gradients of other sizes are asked for; the activations' blocks must still
+  // be there for the next step's forward instead of being returned and faulted in again.
+  use_caching_cpu_allocator();
+  release_cached_cpu_memory();
+  {
+    std::vector<torch::Tensor> activations;
+    for (int i = 0; i < 10; ++i) activations.push_back(torch::empty({30 << 20}, torch::kUInt8));
+  }
+  const auto after_forward = cpu_allocator_stats();
+  EXPECT_GE(after_forward.cached_bytes, int64_t{300} << 20);
+  auto gradient = torch::empty({50 << 20}, torch::kUInt8);  // a class the cache does not hold
+  std::vector<torch::Tensor> next_step;
+  for (int i = 0; i < 10; ++i) next_step.push_back(torch::empty({30 << 20}, torch::kUInt8));
+  EXPECT_EQ(cpu_allocator_stats().fresh_allocations, after_forward.fresh_allocations + 1)
+      << "only the gradient's block is new";
+}
+
 TEST(CpuAllocator, GrowingShapesDoNotPileUpInTheCache) {
   // As a `full` attention cache grows segment by segment: every request is a new size class.
   use_caching_cpu_allocator();

@@ -27,7 +27,7 @@ struct CpuAllocatorStats {
 CpuAllocatorStats cpu_allocator_stats();
 void reset_cpu_allocator_peak();
 
-// Returns every cached block to the system.
+// Returns every cached block to the system (and starts the live peak that bounds the cache anew).
 void release_cached_cpu_memory();
 
 // The size class a large request is rounded up to: four classes per power of two (at most 25%
