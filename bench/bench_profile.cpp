@@ -1,10 +1,11 @@
 // Benchmark: where a training step's time goes. The configuration of issue 15 (4 infini layers,
 // hidden 256, 4 heads, FFN 688, vocabulary 8000, untied embeddings, segments of 256 × 4,
-// batch 4, delta memory, float32 or --dtype bfloat16 autocast), warmed up, then profiled for a few steps of
-// sequence_loss + backward + AdamW: wall time by phase (forward, backward, optimizer), and
-// self time by ATen op and by op family from LibTorch's profiler. With --eval N, the same for
-// `eval ppl`'s scoring of one random N-token document with the memory carried (document_nll,
-// weights in --dtype). Prints numbers; asserts nothing. One process per configuration, e.g.
+// batch 4, delta memory, float32 or --dtype bfloat16 autocast), warmed up, then profiled for a
+// few steps of sequence_loss + backward + AdamW: wall time by phase (forward, backward,
+// optimizer), and self time by ATen op and by op family from LibTorch's profiler. With --eval N,
+// the same for `eval ppl`'s scoring of one random N-token document with the memory carried
+// (document_nll, weights in --dtype). Prints numbers; asserts nothing. One process per
+// configuration, e.g.
 //   build/bench_profile; build/bench_profile --plain; build/bench_profile --eval 65536
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -188,7 +189,8 @@ int main(int argc, char** argv) {
     torch::Tensor loss;
     {
       AutocastScope scope(autocast, torch::kBFloat16);  // as the trainer casts
-      loss = sequence_loss(model, tokens, targets, starts, ModelState{}, bptt).loss_sum / static_cast<double>(batch * length);
+      loss = sequence_loss(model, tokens, targets, starts, ModelState{}, bptt).loss_sum /
+             static_cast<double>(batch * length);
     }
     phases.forward += since(start);
     start = Clock::now();
