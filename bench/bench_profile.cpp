@@ -158,7 +158,8 @@ int main(int argc, char** argv) {
   app.add_option("--eval", eval_tokens, "profile eval ppl's scoring of one random document of N tokens instead");
   std::string dtype = "float32";
   app.add_option("--dtype", dtype, "training: float32, or bfloat16 autocast (float32 weights); --eval: the weights' dtype")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(CLI::IsMember({"float32", "bfloat16"}));
   CLI11_PARSE(app, argc, argv);
   set_threads(threads);
   if (!glibc) use_caching_cpu_allocator();
