@@ -4,6 +4,7 @@
 
 #include "attention/rope.h"
 #include "core/autocast.h"
+#include "core/fused_linear.h"
 #include "core/torch_compat.h"
 
 namespace infini {
@@ -144,9 +145,10 @@ std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Ten
   auto heads_first = [&](const torch::Tensor& t, int64_t heads) {
     return t.view({rows, length, heads, o.head_dim}).transpose(1, 2);
   };
-  auto q = heads_first(q_proj(x), o.num_heads);      // [B, H, N, d]
-  auto k = heads_first(k_proj(x), o.num_kv_heads);   // [B, Hkv, N, d]
-  auto v = heads_first(v_proj(x), o.num_kv_heads);
+  auto qkv = fused_linear(x, {q_proj->weight, k_proj->weight, v_proj->weight});
+  auto q = heads_first(qkv[0], o.num_heads);      // [B, H, N, d]
+  auto k = heads_first(qkv[1], o.num_kv_heads);   // [B, Hkv, N, d]
+  auto v = heads_first(qkv[2], o.num_kv_heads);
 
   AttentionState next;
   auto keys = k, values = v;

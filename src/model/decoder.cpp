@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "core/fused_linear.h"
 #include "model/memory_need.h"
 
 namespace infini {
@@ -25,7 +26,8 @@ MlpImpl::MlpImpl(int64_t hidden, int64_t intermediate) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  auto gate_up = fused_linear(x, {gate_proj->weight, up_proj->weight});
+  return down_proj(torch::silu(gate_up[0]) * gate_up[1]);
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer) {

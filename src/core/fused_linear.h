@@ -1,0 +1,20 @@
+// Several bias-free linear maps of one input as a single matrix multiply.
+//
+// y_i = x · W_iᵀ for every W_i, computed as x · [W_1; W_2; …]ᵀ and split back by columns. One
+// wider GEMM instead of several, and under autocast the input is cast to the lower precision
+// once instead of once per map; in the backward pass the input's gradient is one product too.
+// The weights stay separate parameters (checkpoint names unchanged): they are concatenated on
+// every call, a copy of a few hundred KiB per layer against GEMMs over the whole activation.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <vector>
+
+namespace infini {
+
+// x: [..., in]; weights: [out_i, in] each. Returns [..., out_i] per weight (column views of one
+// result, so not contiguous when there is more than one weight).
+std::vector<torch::Tensor> fused_linear(const torch::Tensor& x, const std::vector<torch::Tensor>& weights);
+
+}  // namespace infini
