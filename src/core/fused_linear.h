@@ -4,7 +4,10 @@
 // wider GEMM instead of several, and under autocast the input is cast to the lower precision
 // once instead of once per map; in the backward pass the input's gradient is one product too.
 // The weights stay separate parameters (checkpoint names unchanged): they are concatenated on
-// every call, a copy of a few hundred KiB per layer against GEMMs over the whole activation.
+// every call, a copy of the layer's projection weights that the call's graph keeps for its
+// backward (and, under autocast, cast on every call where separate weights' casts are cached
+// for the step). Measured against separate maps (README, Benchmarks): checkpointed float32
+// training 5% faster, the rest within noise, peak 2% higher.
 #pragma once
 
 #include <torch/torch.h>
