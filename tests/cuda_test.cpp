@@ -92,10 +92,11 @@ TEST_P(CudaKinds, SegmentCheckpointingGivesThePlainGradients) {
   auto gradients = [&](bool checkpointed) {
     model->zero_grad();
     ModelState state;
+    CheckpointedSegments segments(model);
     torch::Tensor total = torch::zeros({}, torch::TensorOptions().device(kCuda));
     for (int64_t start = 0; start < 24; start += 8) {
       auto x = tokens.slice(1, start, start + 8), y = targets.slice(1, start, start + 8);
-      auto result = checkpointed ? run_segment_checkpointed(model, x, y, state) : run_segment(model, x, y, state);
+      auto result = checkpointed ? segments.run(x, y, state) : run_segment(model, x, y, state);
       total = total + result.loss_sum;
       state = result.state;
     }

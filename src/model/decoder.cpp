@@ -12,8 +12,8 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  // As in HF Llama: normalise in float32, cast back, then scale.
-  auto x32 = x.to(torch::kFloat32);
+  // As in HF Llama: normalise in float32 (float64 for float64), cast back, then scale.
+  auto x32 = x.to(accumulation_dtype(x.scalar_type()));
   auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, true) + eps_);
   return weight * normed.to(x.scalar_type());
 }
@@ -90,6 +90,12 @@ torch::Tensor DecoderImpl::output_weight() const {
 
 std::pair<torch::Tensor, ModelState> DecoderImpl::forward(const torch::Tensor& tokens, const ModelState& state,
                                                           int64_t segments) {
+  auto [hidden, next] = hidden_states(tokens, state, segments);
+  return {logits(hidden), std::move(next)};
+}
+
+std::pair<torch::Tensor, ModelState> DecoderImpl::hidden_states(const torch::Tensor& tokens,
+                                                                const ModelState& state, int64_t segments) {
   const auto n_layers = model->layers.size();
   TORCH_CHECK(state.layers.empty() || state.layers.size() == n_layers, "state has ", state.layers.size(),
               " layers, the model ", n_layers);
@@ -102,9 +108,14 @@ std::pair<torch::Tensor, ModelState> DecoderImpl::forward(const torch::Tensor& t
     h = out;
     next.layers.push_back(std::move(layer_state));
   }
-  h = model->norm(h);
-  return {torch::matmul(h, output_weight().t()), next};
+  return {h, next};
 }
+
+torch::Tensor DecoderImpl::logits(const torch::Tensor& hidden) {
+  return torch::matmul(model->norm(hidden), output_weight().t());
+}
+
+std::vector<torch::Tensor> DecoderImpl::head_parameters() const { return {model->norm->weight, output_weight()}; }
 
 void DecoderImpl::initialise(uint64_t seed) {
   torch::NoGradGuard no_grad;

@@ -77,6 +77,13 @@ class DecoderImpl : public torch::nn::Module {
   // calls would run them (models whose layers are all local or infini; see segments_per_call).
   std::pair<torch::Tensor, ModelState> forward(const torch::Tensor& tokens, const ModelState& state,
                                                int64_t segments = 1);
+  // forward in its two parts: the layers' output [batch, length, hidden] (before the final norm),
+  // then the head (final norm and output projection) that turns it into logits.
+  std::pair<torch::Tensor, ModelState> hidden_states(const torch::Tensor& tokens, const ModelState& state,
+                                                     int64_t segments = 1);
+  torch::Tensor logits(const torch::Tensor& hidden);
+  // The head's parameters: the final norm's weight and output_weight().
+  std::vector<torch::Tensor> head_parameters() const;
   // How many segments of `segment_length` one forward call should take when the memory is
   // carried: about 2048 tokens' worth where every layer is local or infini, else 1.
   int64_t segments_per_call(int64_t segment_length) const;

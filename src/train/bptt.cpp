@@ -38,6 +38,7 @@ SequenceLoss sequence_loss(Decoder& model, const torch::Tensor& inputs, const to
 
   SequenceLoss result;
   result.loss_sum = torch::zeros({}, torch::TensorOptions().dtype(torch::kFloat32).device(inputs.device()));
+  CheckpointedSegments checkpointed(model);
   for (int64_t s = 0; s < segments; ++s) {
     if (options.bptt_segments > 0 && s > 0 && s % options.bptt_segments == 0) state = state.detached();
     auto reset = starts.select(1, s * segment);
@@ -47,7 +48,7 @@ SequenceLoss sequence_loss(Decoder& model, const torch::Tensor& inputs, const to
     // The last segment keeps its activations: its backward runs first, so recomputing them would
     // rebuild just what was freed, and keeping them raises the peak no higher than that would.
     const bool recompute = options.checkpoint && s + 1 < segments;
-    auto out = recompute ? run_segment_checkpointed(model, tokens, wanted, state)
+    auto out = recompute ? checkpointed.run(tokens, wanted, state)
                          : run_segment(model, tokens, wanted, state);
     result.loss_sum = result.loss_sum + out.loss_sum;
     state = write_weights.defined() ? weigh_writes(state, std::move(out.state), write_weights.select(1, s))
