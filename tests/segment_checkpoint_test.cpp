@@ -119,6 +119,22 @@ TEST(SegmentCheckpointHead, SegmentLossesWithDifferentFactorsAreRefused) {
   EXPECT_THROW((first.loss_sum + 2.0 * second.loss_sum).backward(), c10::Error);
 }
 
+TEST(SegmentCheckpointHead, WithoutGradientsItIsThePlainForward) {
+  auto config = test::tiny_config(AttentionKind::Infini, 6);
+  Decoder model(config);
+  model->initialise(7);
+  model->zero_grad();
+  auto tokens = torch::randint(config.vocab_size, {1, 6});
+  auto targets = torch::randint(config.vocab_size, {1, 6});
+  torch::NoGradGuard no_grad;
+  CheckpointedSegments segments(model);
+  auto checkpointed = segments.run(tokens, targets, ModelState{});
+  auto plain = run_segment(model, tokens, targets, ModelState{});
+  EXPECT_EQ(checkpointed.loss_sum.item<double>(), plain.loss_sum.item<double>());
+  EXPECT_FALSE(checkpointed.loss_sum.requires_grad());
+  for (const auto& p : model->head_parameters()) EXPECT_FALSE(p.grad().defined() && p.grad().abs().sum().item<double>() > 0);
+}
+
 TEST(SegmentCheckpointMemory, GradientReachesEarlierSegmentsThroughMemory) {
   // The loss of the last segment alone must move the parameters' gradient via segment 0's
   // tokens' contribution to memory: changing segment 0 changes that gradient. (Segment 0's

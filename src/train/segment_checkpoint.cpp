@@ -209,6 +209,8 @@ CheckpointedSegments::~CheckpointedSegments() = default;
 
 SegmentResult CheckpointedSegments::run(const torch::Tensor& tokens, const torch::Tensor& targets,
                                         const ModelState& state) {
+  // Without gradients there is nothing to recompute or to form in forward.
+  if (!torch::GradMode::is_enabled()) return run_segment(model_, tokens, targets, state);
   auto closure = c10::make_intrusive<SegmentClosure>();
   closure->model = model_;
   closure->tokens = tokens;
