@@ -9,6 +9,7 @@
 
 #include "attention/attention.h"
 #include "bench_model.h"
+#include "core/cpu_allocator.h"
 #include "core/runtime.h"
 #include "core/system.h"
 #include "model/decoder.h"
@@ -44,8 +45,11 @@ int main(int argc, char** argv) {
   app.add_option("--heads", heads);
   app.add_option("--kv-heads", kv_heads);
   app.add_option("--batch", batch);
+  bool glibc = false;
+  app.add_flag("--glibc-malloc", glibc, "leave LibTorch on glibc malloc (no caching allocator, unlike infini)");
   CLI11_PARSE(app, argc, argv);
   set_threads(threads);
+  if (!glibc) use_caching_cpu_allocator();
 
   auto blas = blas_info();
   std::printf("threads %d, BLAS %s core %s\n", torch::get_num_threads(), blas.library.c_str(), blas.core.c_str());
