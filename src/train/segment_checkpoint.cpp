@@ -77,12 +77,10 @@ struct HeadGradients : torch::CustomClassHolder {
     const double factor = loss_gradient.defined() ? loss_gradient.item<double>() : 0.0;
     if (!waiting.empty()) {
       torch::NoGradGuard no_grad;
-      for (size_t i = 0; i < parameters.size() && factor != 0.0; ++i) {
-        auto& grad = parameters[i].mutable_grad();
-        if (grad.defined()) {
-          grad.add_(pending[i], factor);
-        } else {
-          grad = pending[i] * factor;
+      if (factor != 0.0) {
+        for (size_t i = 0; i < parameters.size(); ++i) {
+          auto& grad = parameters[i].mutable_grad();
+          grad = grad.defined() ? grad.add_(pending[i], factor) : pending[i] * factor;
         }
       }
       for (auto s : waiting) settled_with[static_cast<size_t>(s)] = factor;
