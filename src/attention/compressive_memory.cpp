@@ -1,5 +1,7 @@
 #include "attention/compressive_memory.h"
 
+#include "core/batched_matmul.h"
+
 namespace infini {
 
 MemoryState MemoryState::zeros(int64_t batch, int64_t kv_heads, int64_t head_dim,
@@ -25,7 +27,7 @@ int64_t MemoryState::bytes() const {
 torch::Tensor elu_plus_one(const torch::Tensor& x) { return torch::elu(x) + 1.0; }
 
 torch::Tensor memory_retrieve(const MemoryState& memory, const torch::Tensor& sigma_q, double eps) {
-  auto numerator = torch::matmul(sigma_q, memory.matrix);                            // σ(Q)·M
+  auto numerator = batched_matmul(sigma_q, memory.matrix);                            // σ(Q)·M
   auto denominator = torch::matmul(sigma_q, memory.normalizer.unsqueeze(-1)) + eps;  // σ(Q)·z + ε
   return numerator / denominator;                                                    // Eq. 7
 }
@@ -38,7 +40,7 @@ MemoryState memory_update(const MemoryState& memory, const torch::Tensor& sigma_
     // Eq. 9: write only what the memory does not already return for these keys.
     written = values - memory_retrieve(memory, sigma_k, eps);
   }
-  auto matrix = memory.matrix + torch::matmul(sigma_k_t, written);  // Eq. 8 / 9
+  auto matrix = memory.matrix + batched_matmul(sigma_k_t, written);  // Eq. 8 / 9
   auto normalizer = memory.normalizer + sigma_k.sum(-2);
   return {matrix, normalizer};
 }
