@@ -27,7 +27,7 @@ int64_t MemoryState::bytes() const {
 torch::Tensor elu_plus_one(const torch::Tensor& x) { return torch::elu(x) + 1.0; }
 
 torch::Tensor memory_retrieve(const MemoryState& memory, const torch::Tensor& sigma_q, double eps) {
-  auto numerator = batched_matmul(sigma_q, memory.matrix);                            // σ(Q)·M
+  auto numerator = batched_matmul(sigma_q, memory.matrix);                           // σ(Q)·M
   auto denominator = torch::matmul(sigma_q, memory.normalizer.unsqueeze(-1)) + eps;  // σ(Q)·z + ε
   return numerator / denominator;                                                    // Eq. 7
 }
