@@ -21,7 +21,7 @@ double largest_difference(const torch::Tensor& got, const torch::Tensor& want) {
 
 }  // namespace
 
-TEST(BatchedMatmul, StridedStacksGiveTheClosedFormProductAndGradientsInFloat64) {
+TEST(BatchedMatmul, StridedStacksGiveTheClosedFormProductAndDerivativesInFloat64) {
   TwoThreads threads;
   torch::manual_seed(11);
   auto options = torch::TensorOptions().dtype(torch::kFloat64);
@@ -37,12 +37,22 @@ TEST(BatchedMatmul, StridedStacksGiveTheClosedFormProductAndGradientsInFloat64) 
   ASSERT_EQ(product.sizes(), (std::vector<int64_t>{2, 3, 5, 6}));
   EXPECT_LT(largest_difference(product, torch::einsum("xhik,xhkj->xhij", {a, b})), 1e-12);
 
-  auto grads = torch::autograd::grad({(product * upstream).sum()}, {a_source, b_source});
+  auto grads = torch::autograd::grad({(product * upstream).sum()}, {a_source, b_source}, {}, true, true);
   auto expected_a = torch::einsum("xhij,xhkj->xhik", {upstream, b}).transpose(1, 2);
-  auto expected_b = torch::zeros_like(b_source);
-  expected_b.slice(2, 1, 7).copy_(torch::einsum("xhik,xhij->xhkj", {a, upstream}).transpose(-1, -2));
+  // Into b_source's gradient through the slice: Bᵀ's gradient, transposed, in rows 1..6.
+  auto into_b_source = [&](const torch::Tensor& grad_b) {
+    auto full = torch::zeros_like(b_source);
+    full.slice(2, 1, 7).copy_(grad_b.transpose(-1, -2));
+    return full;
+  };
   EXPECT_LT(largest_difference(grads[0], expected_a), 1e-12);
-  EXPECT_LT(largest_difference(grads[1], expected_b), 1e-12);
+  EXPECT_LT(largest_difference(grads[1], into_b_source(torch::einsum("xhik,xhij->xhkj", {a, upstream}))), 1e-12);
+
+  // Second derivatives (create_graph): dL/dA = U·Bᵀ depends on B, and d(Σ W ∘ dL/dA)/dB = Wᵀ·U.
+  auto weights = torch::randn({2, 5, 3, 4}, options);
+  auto second = torch::autograd::grad({(grads[0] * weights).sum()}, {b_source})[0];
+  auto expected_second = torch::einsum("xhik,xhij->xhkj", {weights.transpose(1, 2), upstream});
+  EXPECT_LT(largest_difference(second, into_b_source(expected_second)), 1e-12);
 }
 
 TEST(BatchedMatmul, Float32MatchesFloat64AndOneSidedGradientsWork) {

@@ -53,8 +53,9 @@ struct BatchedMatmul : torch::autograd::Function<BatchedMatmul> {
     const auto& b = saved[1];
     const auto& grad = grads[0];
     torch::Tensor grad_a, grad_b;
-    if (ctx->needs_input_grad(0)) grad_a = per_thread_products(grad, b.transpose(-1, -2));  // dL/dA = G·Bᵀ
-    if (ctx->needs_input_grad(1)) grad_b = per_thread_products(a.transpose(-1, -2), grad);  // dL/dB = Aᵀ·G
+    // Through batched_matmul itself, so a backward that builds a graph (create_graph) gets one.
+    if (ctx->needs_input_grad(0)) grad_a = batched_matmul(grad, b.transpose(-1, -2));  // dL/dA = G·Bᵀ
+    if (ctx->needs_input_grad(1)) grad_b = batched_matmul(a.transpose(-1, -2), grad);  // dL/dB = Aᵀ·G
     return {grad_a, grad_b};
   }
 };
@@ -63,8 +64,8 @@ bool one_matrix_per_thread(const torch::Tensor& a, const torch::Tensor& b) {
   const auto dtype = a.scalar_type();
   return a.dim() >= 3 && a.dim() == b.dim() && a.device().is_cpu() && b.device().is_cpu() &&
          (dtype == torch::kFloat32 || dtype == torch::kFloat64) && b.scalar_type() == dtype &&
-         !compat::autocast_enabled(c10::DeviceType::CPU) && a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2) &&
-         a.size(-1) == b.size(-2);
+         !compat::autocast_enabled(c10::DeviceType::CPU) &&
+         a.sizes().slice(0, a.dim() - 2) == b.sizes().slice(0, b.dim() - 2) && a.size(-1) == b.size(-2);
 }
 
 }  // namespace
