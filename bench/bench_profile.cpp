@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <sys/resource.h>
 #include <torch/csrc/autograd/profiler_legacy.h>
 #include <vector>
 
@@ -32,6 +33,14 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// Page faults so far: on this kind of VM one costs ~13 µs, so a step that maps fresh pages pays
+// for it in wall time that no op's self time shows.
+int64_t page_faults() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_minflt + usage.ru_majflt;
+}
 
 // A family of ops, for the summary: what the time is spent on, whatever the op's exact name.
 std::string family(const std::string& op) {
@@ -58,7 +67,8 @@ struct OpTime {
 };
 
 // Self time per op name: each push/pop pair's duration minus its children's, per thread.
-std::map<std::string, OpTime> self_times(const profiler::thread_event_lists& lists) {
+// With `by_shape`, each op's input shapes join its name (profiled with shapes recorded).
+std::map<std::string, OpTime> self_times(const profiler::thread_event_lists& lists, bool by_shape) {
   std::map<std::string, OpTime> ops;
   for (const auto& events : lists) {
     struct Open {
@@ -73,7 +83,15 @@ std::map<std::string, OpTime> self_times(const profiler::thread_event_lists& lis
         const auto open = stack.back();
         stack.pop_back();
         const double total = open.push->cpuElapsedUs(e);
-        auto& op = ops[open.push->name()];
+        std::string name = open.push->name();
+        if (by_shape) {
+          for (const auto& shape : open.push->shapes()) {
+            name += " [";
+            for (size_t i = 0; i < shape.size(); ++i) name += (i ? "," : "") + std::to_string(shape[i]);
+            name += "]";
+          }
+        }
+        auto& op = ops[name];
         op.total_us += total;
         op.self_us += total - open.children_us;
         op.calls += 1;
@@ -100,17 +118,21 @@ void print_ops(const std::map<std::string, OpTime>& ops, double profiled_wall_s,
   std::vector<std::pair<std::string, double>> by_family(families.begin(), families.end());
   std::sort(by_family.begin(), by_family.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
   for (const auto& [name, us] : by_family) std::printf("  %-30s %8.1f ms/step %6.1f%%\n", name.c_str(), us / 1e3 / steps, 100.0 * us / profiled_self);
-  std::printf("\ntop ops by self time:\n  %-50s %8s %8s %10s %10s\n", "op", "calls", "ms/step", "self", "incl. ms");
+  int width = 50;  // names with their shapes run longer
+  for (int i = 0; i < top && i < static_cast<int>(sorted.size()); ++i) {
+    width = std::max(width, std::min(110, static_cast<int>(sorted[static_cast<size_t>(i)].first.size())));
+  }
+  std::printf("\ntop ops by self time:\n  %-*s %8s %8s %10s %10s\n", width, "op", "calls", "ms/step", "self", "incl. ms");
   for (int i = 0; i < top && i < static_cast<int>(sorted.size()); ++i) {
     const auto& [name, op] = sorted[static_cast<size_t>(i)];
-    std::printf("  %-50s %8ld %8.1f %9.1f%% %10.1f\n", name.substr(0, 50).c_str(), op.calls / steps,
+    std::printf("  %-*s %8ld %8.1f %9.1f%% %10.1f\n", width, name.substr(0, static_cast<size_t>(width)).c_str(), op.calls / steps,
                 op.self_us / 1e3 / steps, 100.0 * op.self_us / profiled_self, op.total_us / 1e3 / steps);
   }
 }
 
 // eval ppl's inner loop on one random document: passes of document_nll (memory carried, several
 // segments per forward call), timed without and then with the profiler.
-void profile_evaluation(Decoder& model, int64_t tokens, torch::ScalarType dtype, int passes, int top) {
+void profile_evaluation(Decoder& model, int64_t tokens, torch::ScalarType dtype, int passes, int top, bool by_shape) {
   c10::InferenceMode inference;
   model->to(dtype);
   const auto document = torch::randint(model->config().vocab_size, {tokens}, torch::kInt64);
@@ -126,10 +148,11 @@ void profile_evaluation(Decoder& model, int64_t tokens, torch::ScalarType dtype,
   pass();  // warm-up
   double wall = 0;
   for (int i = 0; i < passes; ++i) wall += pass();
-  profiler::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+  profiler::enableProfilerLegacy(
+      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/by_shape));
   double profiled = 0;
   for (int i = 0; i < passes; ++i) profiled += pass();
-  const auto ops = self_times(profiler::disableProfilerLegacy());
+  const auto ops = self_times(profiler::disableProfilerLegacy(), by_shape);
   std::printf("threads %d, eval ppl of one %ld-token document, memory carried, segments of %ld, %ld per call, %s, %d passes\n",
               torch::get_num_threads(), tokens, model->config().attention.segment_length,
               model->segments_per_call(model->config().attention.segment_length), dtype_name(dtype).c_str(), passes);
@@ -151,6 +174,12 @@ int main(int argc, char** argv) {
   app.add_option("--segments", segments, "segments per sequence, backpropagated through the memory")->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str();
   app.add_option("--top", top, "ops listed")->capture_default_str();
+  std::string attention = "infini";
+  app.add_option("--attention", attention, "every layer's attention kind (local: no memory, to see what it costs)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"infini", "local"}));
+  bool by_shape = false;
+  app.add_flag("--shapes", by_shape, "list ops by name and input shapes");
   app.add_flag("--plain", plain, "keep every segment's activations (no segment checkpointing)");
   bool glibc = false;
   app.add_flag("--glibc-malloc", glibc, "leave LibTorch on glibc malloc (no caching allocator)");
@@ -166,10 +195,11 @@ int main(int argc, char** argv) {
 
   ModelConfig config = bench::small_model_config(segment);
   config.attention.memory_update = MemoryUpdate::Delta;
+  config.attention.kind = *parse_attention_kind(attention);
   Decoder model(config);
   model->initialise(0);
   if (eval_tokens > 0) {
-    profile_evaluation(model, eval_tokens, parse_dtype(dtype), steps, top);
+    profile_evaluation(model, eval_tokens, parse_dtype(dtype), steps, top, by_shape);
     return 0;
   }
   NamedTensors parameters;
@@ -183,10 +213,17 @@ int main(int argc, char** argv) {
 
   struct Phases {
     double forward = 0, backward = 0, optimizer = 0;
+    int64_t faults[3] = {0, 0, 0};
   };
   const bool autocast = parse_dtype(dtype) == torch::kBFloat16;
   auto step = [&](Phases& phases) {
     auto start = Clock::now();
+    auto faults = page_faults();
+    auto count_faults = [&](int phase) {
+      const auto now = page_faults();
+      phases.faults[phase] += now - faults;
+      faults = now;
+    };
     torch::Tensor loss;
     {
       AutocastScope scope(autocast, torch::kBFloat16);  // as the trainer casts
@@ -194,33 +231,44 @@ int main(int argc, char** argv) {
              static_cast<double>(batch * length);
     }
     phases.forward += since(start);
+    count_faults(0);
     start = Clock::now();
     loss.backward();
     phases.backward += since(start);
+    count_faults(1);
     start = Clock::now();
     optimizer.step(1.0);
     optimizer.zero_grad();
     phases.optimizer += since(start);
+    count_faults(2);
   };
 
   Phases unprofiled, profiled;
   for (int i = 0; i < warmup; ++i) step(unprofiled);
   unprofiled = {};
-  for (int i = 0; i < steps; ++i) step(unprofiled);  // the phases without the profiler's overhead
-  profiler::enableProfilerLegacy(torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU));
+  double fastest = 1e30;  // a step's wall time least disturbed by the rest of the machine
+  for (int i = 0; i < steps; ++i) {  // the phases without the profiler's overhead
+    const double before = unprofiled.forward + unprofiled.backward + unprofiled.optimizer;
+    step(unprofiled);
+    fastest = std::min(fastest, unprofiled.forward + unprofiled.backward + unprofiled.optimizer - before);
+  }
+  profiler::enableProfilerLegacy(
+      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/by_shape));
   for (int i = 0; i < steps; ++i) step(profiled);
-  const auto ops = self_times(profiler::disableProfilerLegacy());
+  const auto ops = self_times(profiler::disableProfilerLegacy(), by_shape);
 
   const double tokens_per_step = static_cast<double>(batch * length);
   const double wall = unprofiled.forward + unprofiled.backward + unprofiled.optimizer;
   std::printf("threads %d, batch %ld x %ld segments of %ld, %s, %s, %d steps\n", torch::get_num_threads(), batch,
               segments, segment, plain ? "no checkpointing" : "segment checkpointing",
               autocast ? "bfloat16 autocast" : "float32", steps);
-  std::printf("%.0f tokens/s without the profiler\n\nphase        s/step   share\n", tokens_per_step * steps / wall);
-  for (const auto& [name, seconds] : {std::pair<const char*, double>{"forward", unprofiled.forward},
-                                      {"backward", unprofiled.backward},
-                                      {"optimizer", unprofiled.optimizer}}) {
-    std::printf("%-10s %8.3f %6.1f%%\n", name, seconds / steps, 100.0 * seconds / wall);
+  std::printf("%.0f tokens/s without the profiler (fastest step: %.0f)\n\nphase        s/step   share  page faults/step\n",
+              tokens_per_step * steps / wall, tokens_per_step / fastest);
+  const double seconds[3] = {unprofiled.forward, unprofiled.backward, unprofiled.optimizer};
+  const char* names[3] = {"forward", "backward", "optimizer"};
+  for (int phase = 0; phase < 3; ++phase) {
+    std::printf("%-10s %8.3f %6.1f%% %10ld\n", names[phase], seconds[phase] / steps, 100.0 * seconds[phase] / wall,
+                unprofiled.faults[phase] / steps);
   }
   print_ops(ops, profiled.forward + profiled.backward + profiled.optimizer, wall, steps, top);
 

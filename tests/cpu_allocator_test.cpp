@@ -10,13 +10,18 @@ using namespace infini;
 
 TEST(CpuAllocator, SizeClassesAreQuarterPowersOfTwoInWholePages) {
   const size_t mib = size_t{1} << 20;
+  const size_t kib = size_t{1} << 10;
   EXPECT_EQ(cpu_allocation_class(1000), 1000u) << "small requests are not rounded";
+  EXPECT_EQ(cpu_allocation_class(64 * kib - 1), 64 * kib - 1);
+  EXPECT_EQ(cpu_allocation_class(64 * kib), 64 * kib);
+  EXPECT_EQ(cpu_allocation_class(64 * kib + 1), 80 * kib);
+  EXPECT_EQ(cpu_allocation_class(500 * kib), 512 * kib);
   EXPECT_EQ(cpu_allocation_class(mib), mib);
   EXPECT_EQ(cpu_allocation_class(mib + 1), mib + mib / 4);
   EXPECT_EQ(cpu_allocation_class(3 * mib), 3 * mib);
   EXPECT_EQ(cpu_allocation_class(3 * mib + 1), 3 * mib + mib / 2);
   EXPECT_EQ(cpu_allocation_class(32 * mib - 5), 32 * mib);
-  for (size_t bytes = mib; bytes < 64 * mib; bytes = bytes * 9 / 7 + 12345) {
+  for (size_t bytes = 64 * kib; bytes < 64 * mib; bytes = bytes * 9 / 7 + 12345) {
     const size_t size = cpu_allocation_class(bytes);
     EXPECT_GE(size, bytes);
     EXPECT_LE(size, bytes + bytes / 4 + 4096) << bytes;
@@ -38,6 +43,11 @@ TEST(CpuAllocator, AFreedBlockServesTheNextRequestOfItsClass) {
   EXPECT_EQ(cpu_allocator_stats().fresh_allocations, before.fresh_allocations);
   auto small = torch::ones({10});  // below the cached size: plain malloc, still usable
   EXPECT_EQ(small.sum().item<float>(), 10.0f);
+  // A bf16 activation of a small model (4 × 4 heads × 256 × 64 = 512 KiB) is cached too: glibc's
+  // heap gave such blocks back and faulted them in again thousands of times a step.
+  const auto without = cpu_allocator_stats().allocated_bytes;
+  auto activation = torch::empty({4, 4, 256, 64}, torch::kBFloat16);
+  EXPECT_EQ(cpu_allocator_stats().allocated_bytes, without + (512 << 10));
 }
 
 TEST(CpuAllocator, BlocksFreedByABackwardPassWaitForTheNextStep) {

@@ -7,6 +7,9 @@
 // so checkpointed BPTT's peak RSS grew with the number of segments; trimming the heap after
 // every segment held it flat but cost 27–35% of the throughput in page faults. Cached blocks
 // are reused without faulting, and the pool is as large as the most a segment holds at once.
+// From 64 KiB, not only the segment-sized ones: glibc trims its heap whenever its top is free,
+// and the tensors of a few hundred KiB (a bf16 layer activation here is 512 KiB) were faulted
+// in again some 3,000 times a training step on issue 15's model (~13 µs a fault on this VM).
 #pragma once
 
 #include <cstddef>
@@ -32,7 +35,7 @@ void release_cached_cpu_memory();
 
 // The size class a large request is rounded up to: four classes per power of two (at most 25%
 // more than asked), whole pages. Requests below kCachedMinimumBytes go to malloc unchanged.
-constexpr size_t kCachedMinimumBytes = size_t{1} << 20;
+constexpr size_t kCachedMinimumBytes = size_t{1} << 16;
 size_t cpu_allocation_class(size_t bytes);
 
 }  // namespace infini
