@@ -126,6 +126,38 @@ TEST(Memory, FirstSegmentReadsZero) {
   EXPECT_EQ(read.abs().max().item<double>(), 0.0);
 }
 
+TEST(Memory, AnEmptyMemoryIsTheZeroMemory) {
+  // The shortcut for a document's first segment: the same read, M and z to the bit as reading and
+  // writing a zero M and z, and the same gradients to float64 reassociation (one ulp measured:
+  // the zero memory's extra terms change the order of the sums), for both rules.
+  torch::manual_seed(5);
+  auto opts = torch::TensorOptions().dtype(torch::kFloat64);
+  const auto q = torch::randn({2, 3, 5, 4}, opts), k = torch::randn({2, 3, 5, 4}, opts);
+  const auto v = torch::randn({2, 3, 5, 4}, opts), probe = torch::randn({2, 3, 5, 4}, opts);
+  for (auto rule : {MemoryUpdate::Linear, MemoryUpdate::Delta}) {
+    std::vector<torch::Tensor> states[2], gradients[2];
+    for (int empty = 0; empty < 2; ++empty) {
+      auto leaves = std::vector<torch::Tensor>{q.clone().requires_grad_(), k.clone().requires_grad_(),
+                                               v.clone().requires_grad_()};
+      const auto start = empty ? MemoryState{} : MemoryState::zeros(2, 3, 4, opts);
+      auto read = memory_retrieve(start, elu_plus_one(leaves[0]), 1e-6);
+      auto next = memory_update(start, elu_plus_one(leaves[1]), leaves[2], rule, 1e-6);
+      // A second segment's read of what was written carries the gradient back to K and V.
+      auto loss = ((read + memory_retrieve(next, elu_plus_one(leaves[0]), 1e-6)) * probe).sum() +
+                  next.matrix.sum() + next.normalizer.pow(2).sum();
+      loss.backward();
+      states[empty] = {read.detach(), next.matrix.detach(), next.normalizer.detach()};
+      for (auto& leaf : leaves) gradients[empty].push_back(leaf.grad());
+    }
+    EXPECT_EQ(states[1][0].abs().max().item<double>(), 0.0);
+    for (size_t i = 0; i < 3; ++i) EXPECT_TRUE(torch::equal(states[0][i], states[1][i])) << "state " << i;
+    for (size_t i = 0; i < 3; ++i) {
+      EXPECT_TRUE(torch::allclose(gradients[0][i], gradients[1][i], 1e-14, 1e-14))
+          << "rule " << static_cast<int>(rule) << ", gradient " << i;
+    }
+  }
+}
+
 TEST(Memory, DeltaRuleLeavesStoredAssociationUnchanged) {
   // Writing V for keys whose retrieval already returns V changes nothing (Eq. 9's point).
   torch::manual_seed(3);

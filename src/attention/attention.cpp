@@ -177,9 +177,7 @@ std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Ten
     // autocast included: bf16 sums of σ(K)ᵀV over long documents overflow or stall.
     AutocastScope full_precision(false);
     const auto memory_dtype = accumulation_dtype(x.scalar_type());
-    auto memory = state.memory.defined()
-                      ? state.memory
-                      : MemoryState::zeros(batch, o.num_kv_heads, o.head_dim, x.options().dtype(memory_dtype));
+    auto memory = state.memory;  // empty at a document's start: no arithmetic on zeros
     const int64_t group = o.num_heads / o.num_kv_heads;
     auto sigma_q = elu_plus_one(q.to(memory_dtype))
                        .reshape({batch, segments, o.num_kv_heads, group * length, o.head_dim});

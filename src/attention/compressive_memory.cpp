@@ -27,6 +27,7 @@ int64_t MemoryState::bytes() const {
 torch::Tensor elu_plus_one(const torch::Tensor& x) { return torch::elu(x) + 1.0; }
 
 torch::Tensor memory_retrieve(const MemoryState& memory, const torch::Tensor& sigma_q, double eps) {
+  if (!memory.defined()) return torch::zeros_like(sigma_q);  // σ(Q)·0 / (σ(Q)·0 + ε), and no gradient
   auto numerator = batched_matmul(sigma_q, memory.matrix);                           // σ(Q)·M
   auto denominator = torch::matmul(sigma_q, memory.normalizer.unsqueeze(-1)) + eps;  // σ(Q)·z + ε
   return numerator / denominator;                                                    // Eq. 7
@@ -35,6 +36,7 @@ torch::Tensor memory_retrieve(const MemoryState& memory, const torch::Tensor& si
 MemoryState memory_update(const MemoryState& memory, const torch::Tensor& sigma_k,
                           const torch::Tensor& values, MemoryUpdate rule, double eps) {
   auto sigma_k_t = sigma_k.transpose(-1, -2);
+  if (!memory.defined()) return {batched_matmul(sigma_k_t, values), sigma_k.sum(-2)};  // 0 + the first write
   torch::Tensor written = values;
   if (rule == MemoryUpdate::Delta) {
     // Eq. 9: write only what the memory does not already return for these keys.
