@@ -1,8 +1,9 @@
 // Benchmark: where a training step's time goes. The configuration of issue 15 (4 infini layers,
 // hidden 256, 4 heads, FFN 688, vocabulary 8000, untied embeddings, segments of 256 × 4,
 // batch 4, delta memory, float32 or --dtype bfloat16 autocast), warmed up, then profiled for a
-// few steps of sequence_loss + backward + AdamW: wall time by phase (forward, backward,
-// optimizer), and self time by ATen op and by op family from LibTorch's profiler. With --eval N,
+// few steps of sequence_loss + backward + AdamW: wall time and page faults by phase (forward,
+// backward, optimizer) and the fastest step, and self time by ATen op (--shapes: by op and input
+// shapes) and by op family from LibTorch's profiler; --attention local drops the memory. With --eval N,
 // the same for `eval ppl`'s scoring of one random N-token document with the memory carried
 // (document_nll, weights in --dtype). Prints numbers; asserts nothing. One process per
 // configuration, e.g.
