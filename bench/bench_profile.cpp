@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
   app.add_option("--segment", segment)->capture_default_str();
   app.add_option("--segments", segments, "segments per sequence, backpropagated through the memory")->capture_default_str();
   app.add_option("--batch", batch)->capture_default_str();
-  app.add_option("--top", top, "ops listed")->capture_default_str();
+  app.add_option("--top", top, "ops listed (0: no profiler pass)")->capture_default_str();
   std::string attention = "infini";
   app.add_option("--attention", attention, "every layer's attention kind (local: no memory, to see what it costs)")
       ->capture_default_str()
@@ -253,10 +253,13 @@ int main(int argc, char** argv) {
     step(unprofiled);
     fastest = std::min(fastest, unprofiled.forward + unprofiled.backward + unprofiled.optimizer - before);
   }
-  profiler::enableProfilerLegacy(
-      torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/by_shape));
-  for (int i = 0; i < steps; ++i) step(profiled);
-  const auto ops = self_times(profiler::disableProfilerLegacy(), by_shape);
+  std::map<std::string, OpTime> ops;
+  if (top > 0) {  // --top 0: timing alone, e.g. under perf
+    profiler::enableProfilerLegacy(
+        torch::profiler::impl::ProfilerConfig(torch::profiler::impl::ProfilerState::CPU, /*report_input_shapes=*/by_shape));
+    for (int i = 0; i < steps; ++i) step(profiled);
+    ops = self_times(profiler::disableProfilerLegacy(), by_shape);
+  }
 
   const double tokens_per_step = static_cast<double>(batch * length);
   const double wall = unprofiled.forward + unprofiled.backward + unprofiled.optimizer;
@@ -271,7 +274,7 @@ int main(int argc, char** argv) {
     std::printf("%-10s %8.3f %6.1f%% %10ld\n", names[phase], seconds[phase] / steps, 100.0 * seconds[phase] / wall,
                 unprofiled.faults[phase] / steps);
   }
-  print_ops(ops, profiled.forward + profiled.backward + profiled.optimizer, wall, steps, top);
+  if (top > 0) print_ops(ops, profiled.forward + profiled.backward + profiled.optimizer, wall, steps, top);
 
   return 0;
 }

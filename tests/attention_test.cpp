@@ -3,6 +3,7 @@
 
 #include "attention/attention.h"
 #include "attention/rope.h"
+#include "test_support.h"
 
 using namespace infini;
 
@@ -39,6 +40,48 @@ TEST(Rope, MatchesRotationOfEachPair) {
       EXPECT_NEAR(y[0][0][t][i + 4].item<double>(), b * std::cos(angle) + a * std::sin(angle), 1e-12);
     }
   }
+}
+
+TEST(Rope, OnePassLoopMatchesTheFormulaAndItsGradients) {
+  // apply_rope runs one loop over the channels on the CPU; here against x·cos + rotate_half(x)·sin
+  // through ATen's ops, on the strided layout attention hands it (heads taken out of the
+  // projections' columns), forward, backward and a backward that builds a graph.
+  test::TwoThreads threads;
+  torch::manual_seed(7);
+  const int64_t batch = 2, heads = 3, length = 300, dim = 8, first = 41;
+  const double theta = 500.0;
+  auto source = torch::randn({batch, length, heads * dim + 5}, torch::kFloat64).requires_grad_(true);
+  auto x = source.narrow(2, 5, heads * dim).view({batch, length, heads, dim}).transpose(1, 2);
+  auto positions = torch::arange(first, first + length, torch::kFloat64).unsqueeze(1);
+  auto angles = positions * torch::pow(theta, -torch::arange(0, dim, 2, torch::kFloat64) / dim);
+  auto cos = torch::cat({angles.cos(), angles.cos()}, -1), sin = torch::cat({angles.sin(), angles.sin()}, -1);
+  auto rotate_half = [](const torch::Tensor& t) { return torch::cat({-t.narrow(-1, dim / 2, dim / 2), t.narrow(-1, 0, dim / 2)}, -1); };
+  auto expected = x * cos + rotate_half(x) * sin;
+  auto got = apply_rope(x, first, theta);
+  EXPECT_TRUE(got.is_contiguous());
+  EXPECT_LT((got - expected).abs().max().item<double>(), 1e-15);
+
+  auto upstream = torch::randn_like(expected);
+  auto want = torch::autograd::grad({(expected * upstream).sum()}, {source}, {}, true, true)[0];
+  auto have = torch::autograd::grad({(got * upstream).sum()}, {source}, {}, true, true)[0];
+  EXPECT_LT((have - want).abs().max().item<double>(), 1e-15);
+  // The gradient is the inverse rotation of the upstream one: linear in it, with no second
+  // derivative in x, so only a weighted sum of it differentiated for `upstream` tells.
+  auto weights = torch::randn_like(source);
+  upstream.requires_grad_(true);
+  auto second_want = torch::autograd::grad(
+      {(torch::autograd::grad({(expected * upstream).sum()}, {source}, {}, true, true)[0] * weights).sum()}, {upstream})[0];
+  auto second_have = torch::autograd::grad(
+      {(torch::autograd::grad({(got * upstream).sum()}, {source}, {}, true, true)[0] * weights).sum()}, {upstream})[0];
+  EXPECT_LT((second_have - second_want).abs().max().item<double>(), 1e-15);
+
+  // float32 as the formula does it; bfloat16 with one rounding, at the end: within half an ulp
+  // (bfloat16's unit roundoff, 2⁻⁸ relative) of the float64 result, less float32's own error.
+  auto x32 = x.detach().to(torch::kFloat32);
+  EXPECT_LT((apply_rope(x32, first, theta).to(torch::kFloat64) - expected).abs().max().item<double>(), 1e-6);
+  auto bf16 = apply_rope(x.detach().to(torch::kBFloat16), first, theta).to(torch::kFloat64);
+  auto exact = apply_rope(x.detach().to(torch::kBFloat16).to(torch::kFloat64), first, theta);
+  EXPECT_LE(((bf16 - exact).abs() - std::ldexp(1.0, -8) * exact.abs()).max().item<double>(), 1e-6);
 }
 
 TEST(Attention, InfiniWithClosedGateEqualsLocal) {

@@ -59,4 +59,17 @@ std::string generated_text(int64_t words, uint64_t seed = 1);
 // Whether `needle` occurs in `haystack` starting at index `at`.
 bool contains_at(const std::vector<int64_t>& haystack, int64_t at, const std::vector<int64_t>& needle);
 
+// max |got − want|, in float64.
+inline double largest_difference(const torch::Tensor& got, const torch::Tensor& want) {
+  return (got.to(torch::kFloat64) - want.to(torch::kFloat64)).abs().max().item<double>();
+}
+
+// Two intra-op threads for the scope: the hand-written parallel loops share work out only when
+// there are several.
+struct TwoThreads {
+  int64_t before = at::get_num_threads();
+  TwoThreads() { at::set_num_threads(2); }
+  ~TwoThreads() { at::set_num_threads(before); }
+};
+
 }  // namespace infini::test

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "attention/causal_softmax.h"
 #include "attention/rope.h"
 #include "core/autocast.h"
 #include "core/batched_matmul.h"
@@ -66,11 +67,7 @@ torch::Tensor attend_block(const torch::Tensor& q, const torch::Tensor& k, const
   auto grouped_q = (q.slice(2, first, first + rows) * (1.0 / std::sqrt(static_cast<double>(dim))))
                        .reshape({batch, kv_heads, group * rows, dim});
   auto scores = batched_matmul(grouped_q, keys.transpose(-1, -2)).view({batch, kv_heads, group, rows, visible});
-  auto future = torch::ones({rows, visible}, torch::TensorOptions().dtype(torch::kBool).device(q.device()))
-                    .triu(past + first + 1);
-  scores.masked_fill_(future, -INFINITY);
-  // Softmax in float32 at least (bf16 exponentials lose too much), float64 in float64.
-  auto probs = torch::softmax(scores, -1, accumulation_dtype(scores.scalar_type())).to(v.scalar_type());
+  auto probs = causal_softmax(scores, past + first).to(v.scalar_type());
   return batched_matmul(probs.view({batch, kv_heads, group * rows, visible}), values)
       .view({batch, heads, rows, dim});
 }

@@ -20,4 +20,7 @@ namespace infini {
 // result, so not contiguous when there is more than one weight).
 std::vector<torch::Tensor> fused_linear(const torch::Tensor& x, const std::vector<torch::Tensor>& weights);
 
+// The same product unsplit: [..., Σ out_i], the maps' outputs side by side in the weights' order.
+torch::Tensor joined_linear(const torch::Tensor& x, const std::vector<torch::Tensor>& weights);
+
 }  // namespace infini

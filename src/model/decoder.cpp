@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "core/fused_linear.h"
+#include "core/swiglu.h"
 #include "model/memory_need.h"
 
 namespace infini {
@@ -26,8 +27,7 @@ MlpImpl::MlpImpl(int64_t hidden, int64_t intermediate) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  auto gate_up = fused_linear(x, {gate_proj->weight, up_proj->weight});
-  return down_proj(torch::silu(gate_up[0]) * gate_up[1]);
+  return down_proj(swiglu(joined_linear(x, {gate_proj->weight, up_proj->weight})));
 }
 
 DecoderLayerImpl::DecoderLayerImpl(const ModelConfig& config, int64_t layer) {
