@@ -57,9 +57,8 @@ torch::Tensor rotate_by_formula(const torch::Tensor& x, const torch::Tensor& cos
 
 // One row of channels: out_i = x_i·c − x_{i+h}·s and out_{i+h} = x_{i+h}·c + x_i·s.
 template <typename T, typename Table>
-INFINI_INLINE void rotate_row(const T* __restrict in, T* __restrict out,
-                                                      const Table* __restrict c, const Table* __restrict s,
-                                                      Table sign, int64_t half) {
+INFINI_INLINE void rotate_row(const T* __restrict in, T* __restrict out, const Table* __restrict c,
+                              const Table* __restrict s, Table sign, int64_t half) {
   for (int64_t i = 0; i < half; ++i) {
     const Table a = vec::widen(in[i]), b = vec::widen(in[i + half]);
     const Table sine = sign * s[i];
@@ -71,9 +70,8 @@ INFINI_INLINE void rotate_row(const T* __restrict in, T* __restrict out,
 // Rows [begin, end) of x laid out [items, heads, length, 2·half] with strides s0..s2 into a
 // contiguous result, compiled once per instruction set.
 template <typename T, typename Table>
-INFINI_INLINE void rotate_rows(const T* x, T* out, const Table* cos, const Table* sin,
-                                                       Table sign, int64_t heads, int64_t length, int64_t half,
-                                                       const int64_t* strides, int64_t begin, int64_t end) {
+INFINI_INLINE void rotate_rows(const T* x, T* out, const Table* cos, const Table* sin, Table sign, int64_t heads,
+                               int64_t length, int64_t half, const int64_t* strides, int64_t begin, int64_t end) {
   for (int64_t row = begin; row < end; ++row) {
     const int64_t position = row % length, head = row / length % heads, item = row / (length * heads);
     rotate_row(x + item * strides[0] + head * strides[1] + position * strides[2], out + row * 2 * half,
@@ -81,11 +79,11 @@ INFINI_INLINE void rotate_rows(const T* x, T* out, const Table* cos, const Table
   }
 }
 
-#define INFINI_ROTATE_ROWS(T, Table)                                                                         \
-  INFINI_VECTOR_CLONES void rotate_rows_of(                                                                 \
-      const T* x, T* out, const Table* cos, const Table* sin, Table sign, int64_t heads, int64_t length,   \
-      int64_t half, const int64_t* strides, int64_t begin, int64_t end) {                                  \
-    rotate_rows(x, out, cos, sin, sign, heads, length, half, strides, begin, end);                         \
+#define INFINI_ROTATE_ROWS(T, Table)                                                                      \
+  INFINI_VECTOR_CLONES void rotate_rows_of(const T* x, T* out, const Table* cos, const Table* sin, Table sign, \
+                                           int64_t heads, int64_t length, int64_t half, const int64_t* strides, \
+                                           int64_t begin, int64_t end) {                                     \
+    rotate_rows(x, out, cos, sin, sign, heads, length, half, strides, begin, end);                          \
   }
 INFINI_ROTATE_ROWS(float, float)
 INFINI_ROTATE_ROWS(double, double)
