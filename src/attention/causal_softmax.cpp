@@ -116,10 +116,7 @@ struct CausalSoftmax : torch::autograd::Function<CausalSoftmax> {
 }  // namespace
 
 torch::Tensor causal_softmax(const torch::Tensor& scores, int64_t offset) {
-  const auto dtype = scores.scalar_type();
-  const bool by_loop = scores.device().is_cpu() && scores.size(-1) > 0 &&
-                       (dtype == torch::kFloat32 || dtype == torch::kFloat64 || dtype == torch::kBFloat16);
-  if (!by_loop) return causal_softmax_by_formula(scores, offset);
+  if (!vec::loops_serve(scores) || scores.size(-1) == 0) return causal_softmax_by_formula(scores, offset);
   return CausalSoftmax::apply(scores, offset);
 }
 

@@ -134,8 +134,7 @@ struct Rotation : torch::autograd::Function<Rotation> {
 
 torch::Tensor apply_rope(const torch::Tensor& x, int64_t first_position, double theta) {
   const auto dtype = x.scalar_type();
-  const bool by_loop = x.device().is_cpu() && x.size(3) % 2 == 0 &&
-                       (dtype == torch::kFloat32 || dtype == torch::kFloat64 || dtype == torch::kBFloat16);
+  const bool by_loop = vec::loops_serve(x) && x.size(3) % 2 == 0;
   // The loop keeps its table in float32 for bfloat16 (one rounding, at the end); ATen's ops
   // round each product to the tensor's dtype.
   const auto table_dtype = by_loop && dtype == torch::kBFloat16 ? torch::kFloat32 : dtype;

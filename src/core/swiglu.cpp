@@ -113,11 +113,8 @@ struct SwiGlu : torch::autograd::Function<SwiGlu> {
 }  // namespace
 
 torch::Tensor swiglu(const torch::Tensor& gate_up) {
-  const auto dtype = gate_up.scalar_type();
   TORCH_CHECK(gate_up.size(-1) % 2 == 0, "swiglu: the last dimension (", gate_up.size(-1), ") is not even");
-  const bool by_loop = gate_up.device().is_cpu() &&
-                       (dtype == torch::kFloat32 || dtype == torch::kFloat64 || dtype == torch::kBFloat16);
-  if (!by_loop) return swiglu_by_formula(gate_up);
+  if (!vec::loops_serve(gate_up)) return swiglu_by_formula(gate_up);
   return SwiGlu::apply(gate_up);
 }
 

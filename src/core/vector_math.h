@@ -5,6 +5,7 @@
 // portable and runs AVX-512 or AVX2 code where the CPU has it.
 #pragma once
 
+#include <ATen/core/Tensor.h>
 #include <c10/util/BFloat16.h>
 
 #include <algorithm>
@@ -98,6 +99,12 @@ template <typename T>
 using Storage = std::conditional_t<std::is_same_v<T, c10::BFloat16>, uint16_t, T>;
 template <typename T>
 using Compute = std::conditional_t<std::is_same_v<T, double>, double, float>;
+
+// Whether the loops serve this tensor: on the CPU, in float32, float64 or bfloat16.
+inline bool loops_serve(const at::Tensor& t) {
+  const auto dtype = t.scalar_type();
+  return t.device().is_cpu() && (dtype == at::kFloat || dtype == at::kDouble || dtype == at::kBFloat16);
+}
 
 // A tensor's elements as the loops see them.
 template <typename T>
