@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "attention/attention.h"
+#include "attention/feature_map.h"
 #include "attention/rope.h"
 
 using namespace infini;

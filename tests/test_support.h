@@ -64,6 +64,12 @@ inline double largest_difference(const torch::Tensor& got, const torch::Tensor& 
   return (got.to(torch::kFloat64) - want.to(torch::kFloat64)).abs().max().item<double>();
 }
 
+// ‖got − want‖ / ‖want‖, in float64.
+inline double relative_difference(const torch::Tensor& got, const torch::Tensor& want) {
+  auto exact = want.to(torch::kFloat64);
+  return ((got.to(torch::kFloat64) - exact).norm() / exact.norm()).item<double>();
+}
+
 // Two intra-op threads for the scope: the hand-written parallel loops share work out only when
 // there are several.
 struct TwoThreads {

@@ -3,6 +3,8 @@
 #include <cmath>
 
 #include "attention/causal_softmax.h"
+#include "attention/feature_map.h"
+#include "attention/gate_mix.h"
 #include "attention/rope.h"
 #include "core/autocast.h"
 #include "core/batched_matmul.h"
@@ -168,17 +170,20 @@ std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Ten
   auto local = causal_attention(apply_rope(q, past, o.rope_theta), apply_rope(keys, 0, o.rope_theta), values,
                                 past);
 
-  torch::Tensor mixed = local;
-  if (o.kind == AttentionKind::Infini) {
+  const int64_t width = o.num_heads * o.head_dim;
+  if (o.kind != AttentionKind::Infini) return {o_proj(local.transpose(1, 2).reshape({batch, segments * length, width})), next};
+
+  torch::Tensor from_memory;  // [rows, H, N, d]
+  {
     // The memory sees raw Q and K (no RoPE) and runs in float32 whatever the compute dtype,
     // autocast included: bf16 sums of σ(K)ᵀV over long documents overflow or stall.
     AutocastScope full_precision(false);
     const auto memory_dtype = accumulation_dtype(x.scalar_type());
     auto memory = state.memory;  // empty at a document's start: no arithmetic on zeros
     const int64_t group = o.num_heads / o.num_kv_heads;
-    auto sigma_q = elu_plus_one(q.to(memory_dtype))
-                       .reshape({batch, segments, o.num_kv_heads, group * length, o.head_dim});
-    auto sigma_k = elu_plus_one(k.to(memory_dtype)).view({batch, segments, o.num_kv_heads, length, o.head_dim});
+    auto sigma_q =
+        elu_plus_one(q, memory_dtype).view({batch, segments, o.num_kv_heads, group * length, o.head_dim});
+    auto sigma_k = elu_plus_one(k, memory_dtype).view({batch, segments, o.num_kv_heads, length, o.head_dim});
     auto memory_v = v.to(memory_dtype).view({batch, segments, o.num_kv_heads, length, o.head_dim});
     std::vector<torch::Tensor> reads;
     for (int64_t s = 0; s < segments; ++s) {  // the memory alone runs segment by segment
@@ -186,21 +191,17 @@ std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Ten
       memory = memory_update(memory, sigma_k.select(1, s), memory_v.select(1, s), o.memory_update, o.memory_eps);
     }
     next.memory = memory;
-    auto from_memory = (segments == 1 ? reads[0] : torch::stack(reads, 1))
-                           .view({rows, o.num_heads, length, o.head_dim})
-                           .to(x.scalar_type());
-    auto g = torch::sigmoid(gate).to(x.scalar_type()).view({1, o.num_heads, 1, 1});
-    mixed = g * from_memory + (1 - g) * local;  // Eq. 10
-    if (record_mix) {
-      const auto weight = g.detach().view({o.num_heads, 1});
-      auto norm_at_last = [&](const torch::Tensor& share, const torch::Tensor& t) {  // [H, d] → [H]
-        return (share * t.detach().select(0, rows - 1).select(1, length - 1)).norm(2, -1).to(torch::kCPU, torch::kFloat64);
-      };
-      last_mix = {norm_at_last(weight, from_memory), norm_at_last(1 - weight, local)};
-    }
+    from_memory = (segments == 1 ? reads[0] : torch::stack(reads, 1)).view({rows, o.num_heads, length, o.head_dim});
   }
-  auto out = mixed.transpose(1, 2).reshape({batch, segments * length, o.num_heads * o.head_dim});
-  return {o_proj(out), next};
+  if (record_mix) {
+    const auto weight = torch::sigmoid(gate.detach()).to(from_memory.scalar_type()).view({o.num_heads, 1});
+    auto norm_at_last = [&](const torch::Tensor& share, const torch::Tensor& t) {  // [H, d] → [H]
+      return (share * t.detach().select(0, rows - 1).select(1, length - 1)).norm(2, -1).to(torch::kCPU, torch::kFloat64);
+    };
+    last_mix = {norm_at_last(weight, from_memory), norm_at_last(1 - weight, local)};
+  }
+  auto mixed = gate_mix(gate, from_memory, local);  // Eq. 10
+  return {o_proj(mixed.view({batch, segments * length, width})), next};
 }
 
 }  // namespace infini

@@ -32,7 +32,12 @@ INFINI_INLINE void forward_rows(const T* __restrict scores, T* __restrict out, v
     T* p = out + row * keys;
     const int64_t seen = std::min(keys, offset + row % rows + 1);
     const C largest = vec::maximum<C>(seen, [&](int64_t j) { return vec::widen(x[j]); });
-    for (int64_t j = 0; j < seen; ++j) buffer[j] = vec::exp(vec::widen(x[j]) - largest);
+    if constexpr (std::is_same_v<T, uint16_t>) {  // widened first: one element width per loop (vec::widen_block)
+      vec::widen_block(x, buffer, seen);
+      for (int64_t j = 0; j < seen; ++j) buffer[j] = vec::exp(buffer[j] - largest);
+    } else {
+      for (int64_t j = 0; j < seen; ++j) buffer[j] = vec::exp(x[j] - largest);
+    }
     const C scale = C(1) / vec::sum<C>(seen, [&](int64_t j) { return buffer[j]; });
     for (int64_t j = 0; j < seen; ++j) vec::store(p[j], buffer[j] * scale);
     for (int64_t j = seen; j < keys; ++j) vec::store(p[j], C(0));

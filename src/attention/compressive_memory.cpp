@@ -24,8 +24,6 @@ int64_t MemoryState::bytes() const {
   return matrix.numel() * matrix.element_size() + normalizer.numel() * normalizer.element_size();
 }
 
-torch::Tensor elu_plus_one(const torch::Tensor& x) { return torch::elu(x) + 1.0; }
-
 torch::Tensor memory_retrieve(const MemoryState& memory, const torch::Tensor& sigma_q, double eps) {
   if (!memory.defined()) return torch::zeros_like(sigma_q);  // σ(Q)·0 / (σ(Q)·0 + ε), and no gradient
   auto numerator = batched_matmul(sigma_q, memory.matrix);                           // σ(Q)·M

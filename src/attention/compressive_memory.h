@@ -29,15 +29,12 @@ struct MemoryState {
   int64_t bytes() const;
 };
 
-// σ(x) = ELU(x) + 1, the feature map that keeps memory reads positive.
-torch::Tensor elu_plus_one(const torch::Tensor& x);
-
 // An empty memory (undefined tensors: before a document's first segment) is M = 0, z = 0 without
 // the arithmetic: it reads exactly zero, and both rules write σ(K)ᵀ·V into it (the delta rule's
 // retrieval is zero), so a step that starts from nothing skips a quarter of a 4-segment
 // sequence's memory work and gets the same numbers and gradients as from MemoryState::zeros.
 
-// Eq. 7: A_mem = σ(Q)·M / (σ(Q)·z + ε).
+// Eq. 7: A_mem = σ(Q)·M / (σ(Q)·z + ε), σ = ELU + 1 (attention/feature_map.h).
 // sigma_q: [batch, kv_heads, rows, d_key] (rows = the query heads of a group times the segment
 // length, so grouped-query heads read their key/value head's memory without a copy of M); the
 // read has d_value = d_key columns.

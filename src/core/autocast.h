@@ -6,6 +6,8 @@
 
 #include <torch/torch.h>
 
+#include <optional>
+
 #include "core/torch_compat.h"
 
 namespace infini {
@@ -39,6 +41,15 @@ class AutocastScope {
     return compat::autocast_enabled(c10::DeviceType::CPU) || compat::autocast_enabled(c10::DeviceType::CUDA);
   }
   static torch::ScalarType dtype() { return compat::autocast_dtype(c10::DeviceType::CPU); }
+
+  // The dtype a matrix multiply would cast `x` to first: bfloat16 for a float32 CPU tensor inside
+  // an enabled bfloat16 scope; none otherwise. An op whose result only feeds a matrix multiply
+  // can round to it at once, the same bits one pass sooner.
+  static std::optional<torch::ScalarType> matmul_cast(const torch::Tensor& x) {
+    if (!compat::autocast_enabled(c10::DeviceType::CPU) || dtype() != torch::kBFloat16) return std::nullopt;
+    if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat32) return std::nullopt;
+    return torch::kBFloat16;
+  }
 
  private:
   bool cpu_enabled_, gpu_enabled_;

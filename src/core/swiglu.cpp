@@ -14,39 +14,73 @@ torch::Tensor swiglu_by_formula(const torch::Tensor& gate_up) {
   return torch::silu(halves[0]) * halves[1];
 }
 
-// out = g·σ(g)·u, for `count` rows of `width` (gate_up's rows are 2·width wide).
-template <typename T>
-INFINI_INLINE void forward_rows(const T* __restrict gate_up, T* __restrict out, int64_t width, int64_t begin,
-                                int64_t end) {
-  using C = vec::Compute<T>;
-  for (int64_t row = begin; row < end; ++row) {
-    const T* g = gate_up + row * 2 * width;
-    const T* u = g + width;
-    T* o = out + row * width;
-    for (int64_t i = 0; i < width; ++i) {
-      const C gate = vec::widen(g[i]);
-      const C sigmoid = C(1) / (C(1) + vec::exp(-gate));
-      vec::store(o[i], gate * sigmoid * vec::widen(u[i]));
-    }
+// out = g·σ(g)·u over n elements, in the compute precision.
+template <typename C>
+INFINI_INLINE void forward_block(const C* __restrict g, const C* __restrict u, C* __restrict o, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const C sigmoid = C(1) / (C(1) + vec::exp(-g[i]));
+    o[i] = g[i] * sigmoid * u[i];
   }
 }
 
 // d gate = d·u·σ(g)·(1 + g·(1 − σ(g))), d up = d·g·σ(g).
+template <typename C>
+INFINI_INLINE void backward_block(const C* __restrict d, const C* __restrict g, const C* __restrict u,
+                                  C* __restrict dg, C* __restrict du, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const C sigmoid = C(1) / (C(1) + vec::exp(-g[i]));
+    dg[i] = d[i] * u[i] * sigmoid * (C(1) + g[i] * (C(1) - sigmoid));
+    du[i] = d[i] * g[i] * sigmoid;
+  }
+}
+
+// Rows [begin, end) of `width` (gate_up's rows are 2·width wide); bfloat16 through float32
+// blocks (vec::kStage).
+template <typename T>
+INFINI_INLINE void forward_rows(const T* __restrict gate_up, T* __restrict out, int64_t width, int64_t begin,
+                                int64_t end) {
+  for (int64_t row = begin; row < end; ++row) {
+    const T* g = gate_up + row * 2 * width;
+    const T* u = g + width;
+    T* o = out + row * width;
+    if constexpr (std::is_same_v<T, uint16_t>) {
+      alignas(64) float gate[vec::kStage], up[vec::kStage], result[vec::kStage];
+      for (int64_t i = 0; i < width; i += vec::kStage) {
+        const int64_t n = std::min(vec::kStage, width - i);
+        vec::widen_block(g + i, gate, n);
+        vec::widen_block(u + i, up, n);
+        forward_block(gate, up, result, n);
+        vec::store_block(result, o + i, n);
+      }
+    } else {
+      forward_block(g, u, o, width);
+    }
+  }
+}
+
 template <typename T>
 INFINI_INLINE void backward_rows(const T* __restrict grad, const T* __restrict gate_up, T* __restrict out,
                                  int64_t width, int64_t begin, int64_t end) {
-  using C = vec::Compute<T>;
   for (int64_t row = begin; row < end; ++row) {
     const T* g = gate_up + row * 2 * width;
     const T* u = g + width;
     const T* d = grad + row * width;
     T* dg = out + row * 2 * width;
     T* du = dg + width;
-    for (int64_t i = 0; i < width; ++i) {
-      const C gate = vec::widen(g[i]), up = vec::widen(u[i]), upstream = vec::widen(d[i]);
-      const C sigmoid = C(1) / (C(1) + vec::exp(-gate));
-      vec::store(dg[i], upstream * up * sigmoid * (C(1) + gate * (C(1) - sigmoid)));
-      vec::store(du[i], upstream * gate * sigmoid);
+    if constexpr (std::is_same_v<T, uint16_t>) {
+      alignas(64) float upstream[vec::kStage], gate[vec::kStage], up[vec::kStage], gate_grad[vec::kStage],
+          up_grad[vec::kStage];
+      for (int64_t i = 0; i < width; i += vec::kStage) {
+        const int64_t n = std::min(vec::kStage, width - i);
+        vec::widen_block(d + i, upstream, n);
+        vec::widen_block(g + i, gate, n);
+        vec::widen_block(u + i, up, n);
+        backward_block(upstream, gate, up, gate_grad, up_grad, n);
+        vec::store_block(gate_grad, dg + i, n);
+        vec::store_block(up_grad, du + i, n);
+      }
+    } else {
+      backward_block(d, g, u, dg, du, width);
     }
   }
 }

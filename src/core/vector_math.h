@@ -1,4 +1,5 @@
-// Elementwise pieces for the hand-written CPU loops (RoPE, SwiGLU, causal softmax): storage to
+// Elementwise pieces for the hand-written CPU loops (RoPE, SwiGLU, causal softmax, RMS norm, the
+// memory's feature map, the gate's mix, the training loss): storage to
 // compute precision and back, and an exponential, all in plain arithmetic that the compiler turns
 // into vector instructions. A loop built from them goes in a function compiled once per
 // instruction set (INFINI_VECTOR_CLONES) and chosen when the program loads, so the binary stays
@@ -91,6 +92,20 @@ INFINI_INLINE C maximum(int64_t n, Term&& term) {  // n ≥ 1
   for (int64_t k = 1; k < kLanes; ++k) largest = std::max(largest, partial[k]);
   for (; j < n; ++j) largest = std::max(largest, term(j));
   return largest;
+}
+
+// bfloat16 loops through float32 blocks. A loop that reads or writes bfloat16 while it computes
+// in float32 mixes two element widths, and GCC then vectorises it at half width with shuffles:
+// 3–6 times slower than the same loop in float32 (SwiGLU's forward: 2,100 against 375 µs on a
+// [1024, 1376] tensor, one thread, AVX-512 EPYC). Widening a block into a float32 buffer,
+// computing there, and rounding the block back keeps every loop at one width.
+constexpr int64_t kStage = 256;  // elements per block: a few buffers of it stay in L1
+
+INFINI_INLINE void widen_block(const uint16_t* __restrict from, float* __restrict to, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) to[i] = widen(from[i]);
+}
+INFINI_INLINE void store_block(const float* __restrict from, uint16_t* __restrict to, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) store(to[i], from[i]);
 }
 
 // How a loop sees a tensor's elements (bfloat16 as its bits) and what it computes them in: float

@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "core/autocast.h"
 #include "core/fused_linear.h"
+#include "core/rms_norm.h"
 #include "core/swiglu.h"
 #include "model/memory_need.h"
 
@@ -13,10 +15,10 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
 }
 
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  // As in HF Llama: normalise in float32 (float64 for float64), cast back, then scale.
-  auto x32 = x.to(accumulation_dtype(x.scalar_type()));
-  auto normed = x32 * torch::rsqrt(x32.pow(2).mean(-1, true) + eps_);
-  return weight * normed.to(x.scalar_type());
+  // Every norm's output goes straight into a matrix multiply (q/k/v, gate/up, the output head),
+  // which under bfloat16 autocast casts it to bfloat16 first: rounding it there is the same
+  // result, one pass fewer each way.
+  return rms_norm(x, weight, eps_, AutocastScope::matmul_cast(x).value_or(torch::result_type(weight, x)));
 }
 
 MlpImpl::MlpImpl(int64_t hidden, int64_t intermediate) {
