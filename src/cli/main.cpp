@@ -24,8 +24,11 @@ namespace {
 // - libgomp spins a waiting thread for about 300,000 iterations before it sleeps. Beside another
 //   busy process those spinning threads hold the cores the working ones need: on 2 cores,
 //   training beside a 2-thread matmul loop fell to 11% of its speed alone. GOMP_SPINCOUNT=1000
-//   kept the speed alone (within run-to-run noise) and about 60% beside the loop. Only the commands
-//   that compute for long pay the second start (0.8 s); a wait policy the user set is kept.
+//   kept about 60% beside the loop, but once the elementwise ops became one-pass loops, a
+//   bfloat16 step's parallel regions are short enough that waking the sleeping thread shows:
+//   5-12% slower than spinning (2026-12-02). 20,000 spins (tens of µs) keeps most of that, and
+//   beside a busy process the thread count falls to the cores left (core/cpu_share.h). Only the
+//   commands that compute for long pay the second start (0.8 s); a wait policy the user set is kept.
 void reexec_with_runtime_environment(int argc, char** argv) {
   bool changed = false;
   if (!std::getenv("INFINI_KEEP_BLAS_CORE")) {
@@ -39,7 +42,7 @@ void reexec_with_runtime_environment(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
   const bool computes = command == "train" || command == "eval" || command == "generate";
   if (computes && !std::getenv("GOMP_SPINCOUNT") && !std::getenv("OMP_WAIT_POLICY")) {
-    ::setenv("GOMP_SPINCOUNT", "1000", 1);
+    ::setenv("GOMP_SPINCOUNT", "20000", 1);
     changed = true;
   }
   if (changed) ::execv("/proc/self/exe", argv);  // returns only on failure: carry on as we are
