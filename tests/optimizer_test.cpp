@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "train/gradients.h"
 #include "train/lr_schedule.h"
 #include "train/optimizer.h"
 
@@ -82,4 +83,22 @@ TEST(Schedule, WarmupThenCosineLinearAndConstant) {
   s.warmup_steps = 0;
   s.kind = ScheduleKind::Cosine;
   EXPECT_DOUBLE_EQ(lr_factor(s, 1, 100), 0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.01)));
+}
+
+TEST(Gradients, TheGlobalNormIsTheFloat64NormOfEveryGradient) {
+  torch::manual_seed(11);
+  // float32 gradients of several sizes (one not a multiple of the vector length), a float64 one,
+  // a non-contiguous one, and a parameter without a gradient (counted as zeros).
+  std::vector<torch::Tensor> parameters = {torch::zeros({1000, 37}), torch::zeros({5}), torch::zeros({3, 3}, torch::kFloat64),
+                                           torch::zeros({4, 6}), torch::zeros({2})};
+  parameters[0].mutable_grad() = torch::randn({1000, 37}) * 1e3;
+  parameters[1].mutable_grad() = torch::randn({5}) * 1e-3;
+  parameters[2].mutable_grad() = torch::randn({3, 3}, torch::kFloat64);
+  parameters[3].mutable_grad() = torch::randn({6, 4}).t();
+  double want = 0;
+  for (int i = 0; i < 4; ++i) want += parameters[i].grad().to(torch::kFloat64).pow(2).sum().item<double>();
+  want = std::sqrt(want);
+  SingleProcess alone;
+  EXPECT_NEAR(reduce_gradients(parameters, alone), want, 1e-14 * want);
+  EXPECT_TRUE(parameters[4].grad().defined());
 }

@@ -171,7 +171,9 @@ std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Ten
                                 past);
 
   const int64_t width = o.num_heads * o.head_dim;
-  if (o.kind != AttentionKind::Infini) return {o_proj(local.transpose(1, 2).reshape({batch, segments * length, width})), next};
+  if (o.kind != AttentionKind::Infini) {
+    return {o_proj(local.transpose(1, 2).reshape({batch, segments * length, width})), next};
+  }
 
   torch::Tensor from_memory;  // [rows, H, N, d]
   {
@@ -191,7 +193,8 @@ std::pair<torch::Tensor, AttentionState> AttentionImpl::forward(const torch::Ten
       memory = memory_update(memory, sigma_k.select(1, s), memory_v.select(1, s), o.memory_update, o.memory_eps);
     }
     next.memory = memory;
-    from_memory = (segments == 1 ? reads[0] : torch::stack(reads, 1)).view({rows, o.num_heads, length, o.head_dim});
+    from_memory =
+        (segments == 1 ? reads[0] : torch::stack(reads, 1)).view({rows, o.num_heads, length, o.head_dim});
   }
   if (record_mix) {
     const auto weight = torch::sigmoid(gate.detach()).to(from_memory.scalar_type()).view({o.num_heads, 1});
