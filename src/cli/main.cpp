@@ -26,7 +26,7 @@ namespace {
 //   training beside a 2-thread matmul loop fell to 11% of its speed alone. GOMP_SPINCOUNT=1000
 //   kept about 60% beside the loop, but once the elementwise ops became one-pass loops, a
 //   bfloat16 step's parallel regions are short enough that waking the sleeping thread shows:
-//   5-12% slower than spinning (2026-12-02). 20,000 spins (tens of µs) keeps most of that, and
+//   5-12% slower than spinning (2026-12-02). 20,000 spins kept most of that in one run, and
 //   beside a busy process the thread count falls to the cores left (core/cpu_share.h). Only the
 //   commands that compute for long pay the second start (0.8 s); a wait policy the user set is kept.
 void reexec_with_runtime_environment(int argc, char** argv) {
