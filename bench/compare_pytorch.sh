@@ -6,10 +6,16 @@
 # (checkpointing off), and `infini train` again beside one busy process (a 2-thread LibTorch
 # matmul loop). Run it on an otherwise idle machine.
 #
-#   bench/compare_pytorch.sh [STEPS]     timed steps per run (default 8; one more warms up)
+#   bench/compare_pytorch.sh [STEPS [ROUNDS]]
+#     STEPS: timed steps per run (default 8; one more warms up); ROUNDS: how many times the whole
+#     sequence runs (default 1). This VM's speed drifts by 10-20% over minutes, so the ratios are
+#     taken within each round and their median across rounds is printed beside them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 steps=${1:-8}
+rounds=${2:-1}
+[[ "$steps" =~ ^[1-9][0-9]*$ ]] || { echo "compare_pytorch: STEPS must be a positive integer, got '$steps'" >&2; exit 2; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "compare_pytorch: ROUNDS must be a positive integer, got '$rounds'" >&2; exit 2; }
 python=/usr/bin/python3  # Debian's, with python3-torch (the same LibTorch)
 infini=build/infini
 reference=../shared/bench/pytorch_baseline.py
@@ -18,6 +24,7 @@ reference=../shared/bench/pytorch_baseline.py
 scripts/prepare_corpus.sh books >/dev/null 2>&1
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+busy=
 
 # Python gets the OpenBLAS kernel infini runs with, so the ratio compares the same kernels.
 core=$($infini doctor 2>/dev/null | awk '/^OpenBLAS core/ {print $3}')
@@ -32,6 +39,7 @@ infini_train() {  # NAME SET...: tokens/s of the steps after the first
   shift
   local sets=()
   for s in "$@"; do sets+=(--set "$s"); done
+  rm -rf "${work:?}/$name"  # a fresh run each round, not a resumed one
   $infini train --config configs/books-small.yaml --progress off --set model.tie_word_embeddings=false \
     --set train.carry_memory=false --set "train.steps=$((steps + 1))" --set train.log_every=1 \
     --set train.save_every=0 --set data.validation= --set "run.dir=$work/$name" "${sets[@]}" >/dev/null 2>&1
@@ -43,41 +51,66 @@ print(f"{(last['tokens_seen'] - first['tokens_seen']) / (last['elapsed_seconds']
 PY
 }
 
-echo "measuring: $steps steps each, OPENBLAS_CORETYPE=${core:-unset}"
-own=$(pytorch bench/pytorch_network.py)
-shared=""
-[ -f "$reference" ] && shared=$(pytorch "$reference")
-plain=$(infini_train plain train.checkpoint_segments=false)
-checkpointed=$(infini_train checkpointed train.checkpoint_segments=true)
-bf16=$(infini_train bf16 train.checkpoint_segments=false run.dtype=bfloat16)
-
-"$python" -c "
-import torch, time
+busy_loop() {  # a 2-thread LibTorch matmul loop, until killed
+  "$python" -c "
+import torch
 torch.set_num_threads(2)
 a = torch.randn(512, 512)
 while True: a = (a @ a).tanh()" &
-sleep 2
-contended=$(infini_train contended train.checkpoint_segments=true)
-kill %1 2>/dev/null || true
+  busy=$!
+  sleep 2
+}
 
-"$python" - "$own" "$shared" "$plain" "$checkpointed" "$bf16" "$contended" <<'PY'
-import sys
-own, shared, plain, checkpointed, bf16, contended = (float(x) if x else None for x in sys.argv[1:])
-rows = [("PyTorch, bench/pytorch_network.py", own, None)]
-if shared:
-    rows.append(("PyTorch, ../shared/bench/pytorch_baseline.py", shared, None))
-rows += [("infini train, checkpoint_segments: false", plain, own),
-         ("infini train, checkpoint_segments: true", checkpointed, own),
-         ("infini train, bfloat16, checkpointing off (vs float32)", bf16, plain),
-         ("infini train, checkpointing, one busy process beside", contended, checkpointed)]
-print(f"{'run':<56}{'tokens/s':>10}  ratio")
-for name, value, base in rows:
-    ratio = f"{value / base:.2f}x" if base else ""
-    print(f"{name:<56}{value:>10.0f}  {ratio}")
-if shared:
-    print(f"own PyTorch network / shared reference: {own / shared:.2f} (should be within 0.90-1.10)")
-if shared:
-    print(f"infini train against the shared reference: {plain / shared:.2f}x (checkpointing off), "
-          f"{checkpointed / shared:.2f}x (on)")
-print("ratios: infini against our PyTorch network; bfloat16 against float32; the busy-process row against infini alone")
+echo "measuring: $rounds round(s) of $steps steps each, OPENBLAS_CORETYPE=${core:-unset}"
+results=$work/results
+for round in $(seq "$rounds"); do
+  own=$(pytorch bench/pytorch_network.py)
+  shared=""
+  [ -f "$reference" ] && shared=$(pytorch "$reference")
+  plain=$(infini_train plain train.checkpoint_segments=false)
+  checkpointed=$(infini_train checkpointed train.checkpoint_segments=true)
+  bf16=$(infini_train bf16 train.checkpoint_segments=false run.dtype=bfloat16)
+  busy_loop
+  contended=$(infini_train contended train.checkpoint_segments=true)
+  kill "$busy" 2>/dev/null || true
+  wait "$busy" 2>/dev/null || true
+  echo "$own ${shared:-nan} $plain $checkpointed $bf16 $contended" >> "$results"
+  echo "round $round: done" >&2
+done
+
+"$python" - "$results" <<'PY'
+import math, statistics, sys
+rounds = [[float(x) for x in line.split()] for line in open(sys.argv[1])]
+columns = list(zip(*rounds))
+own, shared, plain, checkpointed, bf16, contended = columns
+has_shared = not any(math.isnan(x) for x in shared)
+
+def cells(values, bases=None):
+    out = []
+    for i, v in enumerate(values):
+        out.append(f"{v:,.0f}" + (f" ({v / bases[i]:.2f}x)" if bases else ""))
+    return out
+
+def median_ratio(values, bases):
+    return statistics.median(v / b for v, b in zip(values, bases))
+
+rows = [("PyTorch, bench/pytorch_network.py", cells(own), "")]
+if has_shared:
+    rows.append(("PyTorch, ../shared/bench/pytorch_baseline.py", cells(shared), ""))
+rows += [("infini train, checkpoint_segments: false", cells(plain, own), f"{median_ratio(plain, own):.2f}x"),
+         ("infini train, checkpoint_segments: true", cells(checkpointed, own), f"{median_ratio(checkpointed, own):.2f}x"),
+         ("infini train, bfloat16, checkpointing off (vs float32)", cells(bf16, plain), f"{median_ratio(bf16, plain):.2f}x"),
+         ("infini train, checkpointing, one busy process beside", cells(contended, checkpointed),
+          f"{median_ratio(contended, checkpointed):.2f}x")]
+width = max(len(c) for _, cs, _ in rows for c in cs) + 2
+print(f"{'run':<56}" + "".join(f"{'round ' + str(i + 1):>{width}}" for i in range(len(rounds))) + f"{'median':>9}")
+for name, cs, median in rows:
+    print(f"{name:<56}" + "".join(f"{c:>{width}}" for c in cs) + f"{median:>9}")
+if has_shared:
+    pairs = ", ".join(f"{o / s:.2f}" for o, s in zip(own, shared))
+    print(f"own PyTorch network / shared reference: {pairs} (should be within 0.90-1.10)")
+    print(f"infini train against the shared reference (median): {median_ratio(plain, shared):.2f}x (checkpointing off), "
+          f"{median_ratio(checkpointed, shared):.2f}x (on)")
+print("ratios: infini against our PyTorch network; bfloat16 against float32; the busy-process row against infini alone;")
+print("each round's ratios are measured back to back, the median is over rounds")
 PY

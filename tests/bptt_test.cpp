@@ -6,6 +6,7 @@
 #include "core/autocast.h"
 #include "test_support.h"
 #include "train/bptt.h"
+#include "train/segment_checkpoint.h"
 
 using namespace infini;
 
@@ -90,6 +91,38 @@ TEST(Bptt, CheckpointedEqualsPlainWithTruncationAndResets) {
   EXPECT_NEAR(losses[0], losses[1], 1e-6 * losses[0]);
   for (size_t i = 0; i < grads[0].size(); ++i) {
     EXPECT_TRUE(torch::allclose(grads[0][i], grads[1][i], 1e-6, 1e-6)) << "parameter " << i;
+  }
+}
+
+TEST(Bptt, SegmentsInOneCallEqualSegmentBySegmentInFloat64) {
+  // Without checkpointing, sequence_loss hands the model all four segments in one call; the loss,
+  // the final memory and every gradient are those of four calls carrying the state.
+  Fixture f;
+  f.model->to(torch::kFloat64);
+  std::vector<torch::Tensor> values[2];
+  for (int joined = 0; joined < 2; ++joined) {
+    f.model->zero_grad();
+    torch::Tensor loss;
+    ModelState state;
+    if (joined) {
+      auto result = sequence_loss(f.model, f.inputs, f.targets, f.starts, ModelState{}, {6, 0, false});
+      loss = result.loss_sum;
+      state = result.state;
+    } else {
+      loss = torch::zeros({}, torch::kFloat64);
+      for (int64_t s = 0; s < 4; ++s) {
+        auto out = run_segment(f.model, f.inputs.slice(1, 6 * s, 6 * s + 6), f.targets.slice(1, 6 * s, 6 * s + 6), state);
+        loss = loss + out.loss_sum;
+        state = out.state;
+      }
+    }
+    loss.backward();
+    values[joined] = {loss.detach(), state.layers[1].memory.matrix.detach(), state.layers[1].memory.normalizer.detach()};
+    for (const auto& p : f.model->parameters()) values[joined].push_back(p.grad().clone());
+  }
+  ASSERT_EQ(values[0].size(), values[1].size());
+  for (size_t i = 0; i < values[0].size(); ++i) {
+    EXPECT_LT(test::relative_difference(values[1][i], values[0][i]), 1e-12) << "value " << i;
   }
 }
 

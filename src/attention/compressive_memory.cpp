@@ -1,5 +1,6 @@
 #include "attention/compressive_memory.h"
 
+#include "attention/memory_read.h"
 #include "core/batched_matmul.h"
 
 namespace infini {
@@ -26,9 +27,7 @@ int64_t MemoryState::bytes() const {
 
 torch::Tensor memory_retrieve(const MemoryState& memory, const torch::Tensor& sigma_q, double eps) {
   if (!memory.defined()) return torch::zeros_like(sigma_q);  // σ(Q)·0 / (σ(Q)·0 + ε), and no gradient
-  auto numerator = batched_matmul(sigma_q, memory.matrix);                           // σ(Q)·M
-  auto denominator = torch::matmul(sigma_q, memory.normalizer.unsqueeze(-1)) + eps;  // σ(Q)·z + ε
-  return numerator / denominator;                                                    // Eq. 7
+  return memory_read(memory.matrix, memory.normalizer, sigma_q, eps);  // Eq. 7
 }
 
 MemoryState memory_update(const MemoryState& memory, const torch::Tensor& sigma_k,

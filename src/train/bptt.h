@@ -26,6 +26,8 @@ struct SequenceLoss {
 // empty memory. `state` is the memory entering the first segment (ModelState{}: empty).
 // write_weights ([batch, k] float, optional; LoaderBatch::write_weights): segment s of a row adds
 // w times its memory write (M and z alike), M ← M + w·ΔM, as w repeats of a linear-rule write.
+// Without checkpointing, segments with no cut, document start or weighted write between them
+// run in one model call (Decoder::segments_per_call): the same numbers, larger matrix products.
 SequenceLoss sequence_loss(Decoder& model, const torch::Tensor& inputs, const torch::Tensor& targets,
                            const torch::Tensor& starts, ModelState state, const BpttOptions& options,
                            const torch::Tensor& write_weights = {});

@@ -191,8 +191,8 @@ class SegmentFunction : public torch::autograd::Function<SegmentFunction> {
 }  // namespace
 
 SegmentResult run_segment(Decoder& model, const torch::Tensor& tokens, const torch::Tensor& targets,
-                          const ModelState& state) {
-  auto [logits, next] = model->forward(tokens, state);
+                          const ModelState& state, int64_t segments) {
+  auto [logits, next] = model->forward(tokens, state, segments);
   return {segment_loss(logits, targets), next};
 }
 

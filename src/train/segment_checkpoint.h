@@ -18,9 +18,10 @@ struct SegmentResult {
   ModelState state;        // the state to carry into the next segment
 };
 
-// One segment: logits for `tokens` [batch, length] given `state`, loss against `targets`.
+// One segment: logits for `tokens` [batch, length] given `state`, loss against `targets`; or
+// `segments` consecutive segments of one length in one call (Decoder::forward).
 SegmentResult run_segment(Decoder& model, const torch::Tensor& tokens, const torch::Tensor& targets,
-                          const ModelState& state);
+                          const ModelState& state, int64_t segments = 1);
 
 struct HeadGradients;
 
