@@ -172,6 +172,8 @@ struct MemoryRead : torch::autograd::Function<MemoryRead> {
     auto grad_z = want_z ? torch::empty_like(z) : torch::Tensor();
     auto grad_q = want_q ? torch::empty_like(q) : torch::Tensor();
     const auto m3 = m.view({heads, d_key, width}), q3 = q.view({heads, rows, d_key});
+    const auto grad_q3 = want_q ? grad_q.view({heads, rows, d_key}) : torch::Tensor();
+    const auto grad_m3 = want_m ? grad_m.view({heads, d_key, width}) : torch::Tensor();
     dispatch(q.scalar_type(), [&](auto type) {
       using T = decltype(type);
       for_each_head(heads, [&](int64_t h) {
@@ -180,12 +182,12 @@ struct MemoryRead : torch::autograd::Function<MemoryRead> {
         read_backward_rows(grad.data_ptr<T>() + h * rows * width, out.data_ptr<T>() + h * rows * width,
                            den.data_ptr<T>() + h * rows, grad_n.data_ptr<T>(), grad_den.data_ptr<T>(), rows, width);
         if (want_q) {
-          auto grad_q_h = grad_q.view({heads, rows, d_key})[h];
+          auto grad_q_h = grad_q3[h];
           at::mm_out(grad_q_h, grad_n, m3[h].t());  // Gₙ·Mᵀ
           denominator_to_q(grad_den.data_ptr<T>(), z.data_ptr<T>() + h * d_key, grad_q_h.data_ptr<T>(), rows, d_key);
         }
         if (want_m) {
-          auto grad_m_h = grad_m.view({heads, d_key, width})[h];
+          auto grad_m_h = grad_m3[h];
           at::mm_out(grad_m_h, q3[h].t(), grad_n);  // σ(Q)ᵀ·Gₙ
         }
         if (want_z) {

@@ -41,10 +41,12 @@ SequenceLoss sequence_loss(Decoder& model, const torch::Tensor& inputs, const to
   // starting a document, no weighted write. Projections, MLPs and the head then run as larger
   // matrix products, and each layer's weights are cast once under autocast instead of per segment.
   const int64_t per_call = options.checkpoint || write_weights.defined() ? 1 : model->segments_per_call(segment);
+  // Whether some row starts a document at segment s.
   const auto any_start = starts.view({starts.size(0), segments, segment}).select(2, 0).any(0).to(torch::kCPU);
+  auto starts_at = [&](int64_t s) { return any_start[s].item<bool>(); };
   auto joinable = [&](int64_t s) {  // segment s may run in the same call as segment s − 1
     const bool cut = options.bptt_segments > 0 && s % options.bptt_segments == 0;
-    return !cut && !any_start[s].item<bool>();
+    return !cut && !starts_at(s);
   };
 
   SequenceLoss result;
@@ -52,8 +54,7 @@ SequenceLoss sequence_loss(Decoder& model, const torch::Tensor& inputs, const to
   CheckpointedSegments checkpointed(model);
   for (int64_t s = 0; s < segments;) {
     if (options.bptt_segments > 0 && s > 0 && s % options.bptt_segments == 0) state = state.detached();
-    auto reset = starts.select(1, s * segment);
-    if (!state.layers.empty() && reset.any().item<bool>()) state = state.reset_rows(reset);
+    if (!state.layers.empty() && starts_at(s)) state = state.reset_rows(starts.select(1, s * segment));
     int64_t count = 1;
     while (count < per_call && s + count < segments && joinable(s + count)) ++count;
     auto tokens = inputs.slice(1, s * segment, (s + count) * segment);
