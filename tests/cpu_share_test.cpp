@@ -44,3 +44,23 @@ TEST(CpuShare, ABusyProcessBesideTakesAThreadAway) {
   EXPECT_GE(others, 0.7);
   EXPECT_LT(threads, cores);
 }
+
+TEST(CpuShare, TheFirstLookComesSoonThenTheIntervalHolds) {
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  if (cores < 2) GTEST_SKIP() << "one core: nothing to give away";
+  CpuShare share(cores, cores, std::chrono::hours(1));
+  const pid_t busy = fork();
+  ASSERT_GE(busy, 0);
+  if (busy == 0) {
+    for (volatile uint64_t i = 0;; ++i) {
+    }
+  }
+  std::this_thread::sleep_for(CpuShare::first_look + std::chrono::milliseconds(950));
+  const int threads = share.threads();  // the first look: not an hour after construction
+  kill(busy, SIGKILL);
+  waitpid(busy, nullptr, 0);
+  EXPECT_GE(share.others_busy(), 0.7);
+  EXPECT_LT(threads, cores);
+  std::this_thread::sleep_for(CpuShare::first_look + std::chrono::milliseconds(50));
+  EXPECT_EQ(share.threads(), threads);  // the next look waits the hour
+}

@@ -44,6 +44,36 @@ TEST(AdamW, MatchesTorchAdamWOverSeveralStepsWithTwoGroups) {
   EXPECT_GT((ours_a - a).abs().max().item<double>(), 1e-3);  // it did move
 }
 
+// Contiguous float32 parameters take the one-pass update, strided ones ATen's op-by-op path; both
+// stay within float32's rounding of torch::optim::AdamW in float64, given the same gradients.
+TEST(AdamW, OnePassAndOpByOpStayWithinFloat32RoundingOfTorchAdamW) {
+  torch::manual_seed(5);
+  const auto start = torch::randn({64, 48}, torch::kFloat64);
+  auto one_pass = start.to(torch::kFloat).requires_grad_(true);
+  auto strided = start.to(torch::kFloat).t().contiguous().t().requires_grad_(true);
+  auto reference = start.clone().requires_grad_(true);
+  ASSERT_FALSE(strided.is_contiguous());
+  AdamW ours({{"a", {{"a", one_pass}}, 0.01, 0.1}}, {0.9, 0.95, 1e-8});
+  AdamW ops({{"a", {{"a", strided}}, 0.01, 0.1}}, {0.9, 0.95, 1e-8});
+  torch::optim::AdamW torch_adamw({reference},
+                                  torch::optim::AdamWOptions(0.01).betas({0.9, 0.95}).eps(1e-8).weight_decay(0.1));
+  for (int step = 0; step < 5; ++step) {
+    const auto grad = torch::randn({64, 48}, torch::kFloat64);
+    one_pass.mutable_grad() = grad.to(torch::kFloat);
+    strided.mutable_grad() = grad.to(torch::kFloat).t().contiguous().t();
+    reference.mutable_grad() = grad.clone();
+    ASSERT_FALSE(strided.grad().is_contiguous());
+    ours.step(1.0);
+    ops.step(1.0);
+    torch_adamw.step();
+  }
+  const auto expected = reference.detach();
+  EXPECT_LT((one_pass.detach().to(torch::kFloat64) - expected).abs().max().item<double>(), 2e-6);
+  EXPECT_LT((strided.detach().to(torch::kFloat64) - expected).abs().max().item<double>(), 2e-6);
+  EXPECT_LT((one_pass - strided).abs().max().item<double>(), 1e-6);
+  EXPECT_GT((expected - start).abs().max().item<double>(), 1e-2);  // it did move
+}
+
 TEST(AdamW, StateRoundTripContinuesIdentically) {
   auto p = torch::tensor({1.0, -2.0, 3.0}).requires_grad_(true);
   AdamW first({{"g", {{"p", p}}, 0.1, 0.01}}, {});

@@ -46,7 +46,9 @@ CpuShare::Sample CpuShare::sample() {
 
 int CpuShare::threads() {
   const auto now = std::chrono::steady_clock::now();
-  if (now - last_.at < interval_) return answer_;
+  const auto wait = looked_ ? interval_ : std::min<std::chrono::duration<double>>(interval_, first_look);
+  if (now - last_.at < wait) return answer_;
+  looked_ = true;
   const Sample current = sample();
   if (current.machine_busy >= 0 && current.own >= 0 && last_.machine_busy >= 0 && last_.own >= 0) {
     const double ticks = static_cast<double>(sysconf(_SC_CLK_TCK)) *

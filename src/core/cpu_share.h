@@ -3,7 +3,9 @@
 // stalls its siblings: on 2 cores beside one busy 2-thread process, training with 2 threads ran
 // at 0.30-0.36 of its speed alone, with 1 thread at 0.47. A CpuShare looks, every few seconds,
 // at how much CPU the rest of the machine used since its last look (/proc/stat less this
-// process's own time) and answers with the threads for the cores left.
+// process's own time) and answers with the threads for the cores left. Its first look comes as
+// soon as a quarter of a second has passed since it was made, so that a run started beside a
+// busy process does not spend its first steps (the slowest, at 0.3) waiting for it.
 #pragma once
 
 #include <chrono>
@@ -21,8 +23,10 @@ class CpuShare {
   // `most`: the threads this process may use; `cores`: the machine's; `interval`: the least time
   // between two looks.
   CpuShare(int most, int cores, std::chrono::duration<double> interval = std::chrono::seconds(5));
-  // The threads to use now; the last answer until `interval` has passed since the last look.
+  // The threads to use now; the last answer until `interval` has passed since the last look (the
+  // first look: `first_look`, or `interval` if that is shorter, after construction).
   int threads();
+  static constexpr std::chrono::milliseconds first_look{250};
   // The cores other processes kept busy over the last look's span (0 before the first).
   double others_busy() const { return others_busy_; }
 
@@ -37,6 +41,7 @@ class CpuShare {
   int most_, cores_, answer_;
   std::chrono::duration<double> interval_;
   Sample last_;
+  bool looked_ = false;
   double others_busy_ = 0.0;
 };
 

@@ -3,7 +3,9 @@
 // Our own rather than torch::optim::AdamW: its state is keyed by tensor addresses, while a
 // training checkpoint needs the moments by parameter name (optimizer.safetensors) to resume
 // bit for bit. The arithmetic follows torch.optim.AdamW step for step; a test holds the two
-// to the same numbers.
+// to the same numbers. A contiguous float32 or float64 parameter on the CPU is updated in one
+// pass over it, its gradient and its moments (3 ms a step for issue 15's 7.3M parameters in
+// `build/bench_profile`, where ATen's op-by-op path took 9-14); anything else takes that path.
 #pragma once
 
 #include <string>
