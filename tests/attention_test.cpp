@@ -42,6 +42,23 @@ TEST(Rope, MatchesRotationOfEachPair) {
   }
 }
 
+TEST(Rope, ATableFirstMadeWhileScoringServesTrainingOnTheSameThread) {
+  // The cos/sin table of a shape is kept per thread; one first made under inference mode (as
+  // validation scores) must still be usable by a training step's backward afterwards.
+  auto x = torch::randn({1, 2, 7, 8}, torch::kFloat64);
+  torch::Tensor scored;
+  {
+    c10::InferenceMode scoring;
+    scored = apply_rope(x, 2, 321.0);  // a shape and θ no other test uses: a fresh table
+  }
+  auto trained = x.clone().requires_grad_(true);
+  auto out = apply_rope(trained, 2, 321.0);
+  ASSERT_NO_THROW(out.pow(2).sum().backward());
+  EXPECT_TRUE(torch::equal(out.detach(), scored));
+  // A rotation keeps lengths: the gradient of Σ out² is 2·x.
+  EXPECT_LT((trained.grad() - 2 * x).abs().max().item<double>(), 1e-12);
+}
+
 TEST(Rope, OnePassLoopMatchesTheFormulaAndItsGradients) {
   // apply_rope runs one loop over the channels on the CPU; here against x·cos + rotate_half(x)·sin
   // through ATen's ops, on the strided layout attention hands it (heads taken out of the

@@ -40,7 +40,13 @@ std::pair<torch::Tensor, torch::Tensor> cached_rotation_table(int64_t first_posi
       return e.table;
     }
   }
-  auto table = rotation_table(first_position, length, dim, theta, dtype, device);
+  std::pair<torch::Tensor, torch::Tensor> table;
+  {
+    // Made as normal tensors even while scoring: a table made under inference mode could not be
+    // saved for a later training step's backward on this thread (validation, then training).
+    c10::InferenceMode normal(false);
+    table = rotation_table(first_position, length, dim, theta, dtype, device);
+  }
   if (length * dim <= (1 << 20)) {
     if (recent.size() == 4) recent.erase(recent.begin());
     recent.push_back({first_position, length, dim, theta, dtype, device, table});
