@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/cpu_share.h"
+#include "test_support.h"
 
 using namespace infini;
 
@@ -63,4 +64,53 @@ TEST(CpuShare, TheFirstLookComesSoonThenTheIntervalHolds) {
   EXPECT_LT(threads, cores);
   std::this_thread::sleep_for(CpuShare::first_look + std::chrono::milliseconds(50));
   EXPECT_EQ(share.threads(), threads);  // the next look waits the hour
+}
+
+namespace {
+
+// A child process that spins until the returned guard ends it.
+struct BusyChild {
+  pid_t pid = fork();
+  BusyChild() {
+    if (pid == 0) {
+      for (volatile uint64_t i = 0;; ++i) {
+      }
+    }
+  }
+  ~BusyChild() {
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+};
+
+}  // namespace
+
+TEST(CpuShare, OthersBusyOverASpanSeesASpinningProcess) {
+  BusyChild busy;
+  ASSERT_GT(busy.pid, 0);
+  EXPECT_GE(others_busy_over(std::chrono::milliseconds(300)), kBusyCores);
+}
+
+TEST(CpuShare, WaitsPassivelyReadsTheWaitPolicy) {
+  {
+    test::ScopedEnvironment policy({std::pair<std::string, std::string>{"OMP_WAIT_POLICY", "PASSIVE"}});
+    EXPECT_TRUE(waits_passively());
+  }
+  {
+    test::ScopedEnvironment policy({std::pair<std::string, std::string>{"OMP_WAIT_POLICY", "active"}});
+    EXPECT_FALSE(waits_passively());
+  }
+  EXPECT_FALSE(waits_passively());  // unset
+}
+
+TEST(CpuShare, ACommandStartedBesideABusyProcessWaitsPassivelyUnlessThePolicyIsSet) {
+  BusyChild busy;
+  ASSERT_GT(busy.pid, 0);
+  const auto chosen = test::run_infini("train --help");
+  EXPECT_EQ(chosen.status, 0) << chosen.output;
+  EXPECT_NE(chosen.output.find("threads wait passively"), std::string::npos) << chosen.output;
+  test::ScopedEnvironment policy({std::pair<std::string, std::string>{"OMP_WAIT_POLICY", "active"}});
+  const auto kept = test::run_infini("train --help");
+  EXPECT_EQ(kept.status, 0) << kept.output;
+  EXPECT_EQ(kept.output.find("threads wait passively"), std::string::npos) << kept.output;
 }

@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "core/cpu_allocator.h"
+#include "core/cpu_share.h"
 #include "core/errors.h"
 #include "core/invocation.h"
 #include "core/progress.h"
@@ -27,8 +28,12 @@ namespace {
 //   kept about 60% beside the loop, but once the elementwise ops became one-pass loops, a
 //   bfloat16 step's parallel regions are short enough that waking the sleeping thread shows:
 //   5-12% slower than spinning (2026-12-02). 20,000 spins kept most of that in one run, and
-//   beside a busy process the thread count falls to the cores left (core/cpu_share.h). Only the
-//   commands that compute for long pay the second start (0.8 s); a wait policy the user set is kept.
+//   beside a process that becomes busy later the thread count falls to the cores left
+//   (core/cpu_share.h). Where other processes already keep a core busy (measured over 0.1 s
+//   here), threads wait passively instead and all of them stay: beside a busy 2-thread process
+//   that kept 0.49-0.51 of the speed alone where 1 spinning thread kept 0.37-0.42; alone it
+//   costs 3-16% (three pairs each in float32 and bfloat16), hence not always. Only the commands that compute for long pay the second start
+//   (0.8 s); a wait policy the user set is kept.
 void reexec_with_runtime_environment(int argc, char** argv) {
   bool changed = false;
   if (!std::getenv("INFINI_KEEP_BLAS_CORE")) {
@@ -42,7 +47,13 @@ void reexec_with_runtime_environment(int argc, char** argv) {
   const std::string command = argc > 1 ? argv[1] : "";
   const bool computes = command == "train" || command == "eval" || command == "generate";
   if (computes && !std::getenv("GOMP_SPINCOUNT") && !std::getenv("OMP_WAIT_POLICY")) {
-    ::setenv("GOMP_SPINCOUNT", "20000", 1);
+    const double busy = infini::others_busy_over(std::chrono::milliseconds(100));
+    if (busy >= infini::kBusyCores) {
+      ::setenv("OMP_WAIT_POLICY", "passive", 1);
+      ::setenv("INFINI_BUSY_AT_START", fmt::format("{:.1f}", busy).c_str(), 1);
+    } else {
+      ::setenv("GOMP_SPINCOUNT", "20000", 1);
+    }
     changed = true;
   }
   if (changed) ::execv("/proc/self/exe", argv);  // returns only on failure: carry on as we are
@@ -64,6 +75,10 @@ int main(int argc, char** argv) {
   infini::use_caching_cpu_allocator();
   spdlog::set_default_logger(std::make_shared<spdlog::logger>("infini", std::make_shared<BarClearingSink>()));
   spdlog::set_pattern("[%H:%M:%S] %^%l%$ %v");
+  if (const char* busy = std::getenv("INFINI_BUSY_AT_START")) {
+    spdlog::info("other processes kept {} cores busy at start: threads wait passively (OMP_WAIT_POLICY=passive)", busy);
+    ::unsetenv("INFINI_BUSY_AT_START");
+  }
 
   CLI::App app{"infini: long-context language models with Infini-attention, on LibTorch", "infini"};
   app.require_subcommand(1);

@@ -3,15 +3,18 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 namespace infini {
 
 int threads_beside(int most, int cores, double others_busy) {
-  const int taken = static_cast<int>(std::floor(std::max(0.0, others_busy) + 0.3));
+  const int taken = static_cast<int>(std::floor(std::max(0.0, others_busy) + (1.0 - kBusyCores)));
   return std::max(1, std::min(most, cores - taken));
 }
 
@@ -59,6 +62,21 @@ int CpuShare::threads() {
   }
   last_ = current;
   return answer_;
+}
+
+double others_busy_over(std::chrono::milliseconds span) {
+  CpuShare share(1, 1, span);
+  std::this_thread::sleep_for(span);
+  share.threads();
+  return share.others_busy();
+}
+
+bool waits_passively() {
+  const char* policy = std::getenv("OMP_WAIT_POLICY");
+  if (policy == nullptr) return false;
+  std::string lower(policy);
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lower == "passive";
 }
 
 }  // namespace infini

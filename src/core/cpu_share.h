@@ -18,6 +18,19 @@ namespace infini {
 // ranks of its own job may make less than the cores), at least 1.
 int threads_beside(int most, int cores, double others_busy);
 
+// From how many cores' worth of other work on it a process counts the machine as busy.
+constexpr double kBusyCores = 0.7;
+
+// The cores other processes keep busy over the next `span` (the calling thread sleeps through it).
+double others_busy_over(std::chrono::milliseconds span);
+
+// Whether libgomp's waiting threads sleep at once (OMP_WAIT_POLICY=passive) rather than spin:
+// then a thread descheduled for another process leaves its siblings asleep, not spinning on the
+// core it needs, and keeping every thread beats dropping to the cores left (on 2 cores beside a
+// busy 2-thread process, 2026-12-02: 2 passive threads kept 0.49-0.51 of the speed alone in three
+// runs, 1 spinning thread 0.37-0.42). A CpuShare is then not needed.
+bool waits_passively();
+
 class CpuShare {
  public:
   // `most`: the threads this process may use; `cores`: the machine's; `interval`: the least time

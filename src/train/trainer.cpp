@@ -29,8 +29,8 @@ Trainer::Trainer(RunConfig config, TrainerOptions options, std::shared_ptr<Commu
   set_threads(static_cast<int>(config_.run.threads));
   if (config_.run.deterministic) use_deterministic_kernels();
   // Threads chosen per core leave cores to other processes that want them (core/cpu_share.h);
-  // a fixed run.threads, or a deterministic run, keeps its count whatever the load.
-  if (config_.run.threads == 0 && device_.is_cpu() && !config_.run.deterministic) {
+  // a fixed run.threads, a deterministic run, or threads that wait passively keep their count.
+  if (config_.run.threads == 0 && device_.is_cpu() && !config_.run.deterministic && !waits_passively()) {
     cpu_share_.emplace(torch::get_num_threads(), static_cast<int>(std::thread::hardware_concurrency()));
   }
   torch::manual_seed(static_cast<uint64_t>(config_.run.seed));
