@@ -4,7 +4,8 @@
 # `infini train` on the same network (configs/books-small.yaml with untied embeddings, no memory
 # carried across steps, float32), with segment checkpointing off and on, in bfloat16 autocast
 # (checkpointing off), and `infini train` again beside one busy process (a 2-thread LibTorch
-# matmul loop). Run it on an otherwise idle machine.
+# matmul loop started 2 s before it, which it sees at start: src/cli/main.cpp). Helpers in
+# bench/train_speed.sh. Run it on an otherwise idle machine.
 #
 #   bench/compare_pytorch.sh [STEPS [ROUNDS]]
 #     STEPS: timed steps per run (default 8; one more warms up); ROUNDS: how many times the whole
@@ -17,14 +18,13 @@ rounds=${2:-1}
 [[ "$steps" =~ ^[1-9][0-9]*$ ]] || { echo "compare_pytorch: STEPS must be a positive integer, got '$steps'" >&2; exit 2; }
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "compare_pytorch: ROUNDS must be a positive integer, got '$rounds'" >&2; exit 2; }
 python=/usr/bin/python3  # Debian's, with python3-torch (the same LibTorch)
-infini=build/infini
+source bench/train_speed.sh
 reference=../shared/bench/pytorch_baseline.py
 [ -x "$infini" ] || { echo "compare_pytorch: build first (scripts/setup.sh)" >&2; exit 2; }
 "$python" -c "import torch" 2>/dev/null || { echo "compare_pytorch: needs python3-torch (apt-get install python3-torch)" >&2; exit 2; }
 scripts/prepare_corpus.sh books >/dev/null 2>&1
 work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
-busy=
 
 # Python gets the OpenBLAS kernel infini runs with, so the ratio compares the same kernels.
 core=$($infini doctor 2>/dev/null | awk '/^OpenBLAS core/ {print $3}')
@@ -34,46 +34,18 @@ pytorch() {  # SCRIPT: tokens/s of a plain-PyTorch run
   "$python" "$1" --threads 2 --steps "$steps" --vocab 8000 | sed -n 's/.*tokens\/s \([0-9.]*\).*/\1/p'
 }
 
-infini_train() {  # NAME SET...: tokens/s of the steps after the first
-  local name=$1
-  shift
-  local sets=()
-  for s in "$@"; do sets+=(--set "$s"); done
-  rm -rf "${work:?}/$name"  # a fresh run each round, not a resumed one
-  $infini train --config configs/books-small.yaml --progress off --set model.tie_word_embeddings=false \
-    --set train.carry_memory=false --set "train.steps=$((steps + 1))" --set train.log_every=1 \
-    --set train.save_every=0 --set data.validation= --set "run.dir=$work/$name" "${sets[@]}" >/dev/null 2>&1
-  "$python" - "$work/$name/metrics.jsonl" <<'PY'
-import json, sys
-train = [r for r in map(json.loads, open(sys.argv[1])) if r.get("phase") == "train"]
-first, last = train[0], train[-1]
-print(f"{(last['tokens_seen'] - first['tokens_seen']) / (last['elapsed_seconds'] - first['elapsed_seconds']):.0f}")
-PY
-}
-
-busy_loop() {  # a 2-thread LibTorch matmul loop, until killed
-  "$python" -c "
-import torch
-torch.set_num_threads(2)
-a = torch.randn(512, 512)
-while True: a = (a @ a).tanh()" &
-  busy=$!
-  sleep 2
-}
-
 echo "measuring: $rounds round(s) of $steps steps each, OPENBLAS_CORETYPE=${core:-unset}"
 results=$work/results
 for round in $(seq "$rounds"); do
   own=$(pytorch bench/pytorch_network.py)
   shared=""
   [ -f "$reference" ] && shared=$(pytorch "$reference")
-  plain=$(infini_train plain train.checkpoint_segments=false)
-  checkpointed=$(infini_train checkpointed train.checkpoint_segments=true)
-  bf16=$(infini_train bf16 train.checkpoint_segments=false run.dtype=bfloat16)
-  busy_loop
-  contended=$(infini_train contended train.checkpoint_segments=true)
-  kill "$busy" 2>/dev/null || true
-  wait "$busy" 2>/dev/null || true
+  plain=$(infini_train plain -- train.checkpoint_segments=false)
+  checkpointed=$(infini_train checkpointed -- train.checkpoint_segments=true)
+  bf16=$(infini_train bf16 -- train.checkpoint_segments=false run.dtype=bfloat16)
+  busy_start
+  contended=$(infini_train contended -- train.checkpoint_segments=true)
+  busy_stop
   echo "$own ${shared:-nan} $plain $checkpointed $bf16 $contended" >> "$results"
   echo "round $round: done" >&2
 done

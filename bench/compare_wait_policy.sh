@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# How `infini train` fares under each way libgomp's threads can wait, alone and beside one busy
+# process (a 2-thread LibTorch matmul loop), measured back to back: issue 15's network in float32
+# with segment checkpointing (the busy row of bench/compare_pytorch.sh), plus bfloat16 alone.
+#   alone:  spinning 20,000 times (what `infini` chooses alone) | waiting passively
+#   beside: the default, started with the loop already running (passive waits, every thread kept:
+#           src/cli/main.cpp) | spinning with the threads following the load (a run started alone
+#           that the loop joins later: 1 thread here, src/core/cpu_share.h) | 2 threads spinning
+#           1,000 times
+#   bench/compare_wait_policy.sh [STEPS [ROUNDS]]   (defaults 8 and 3)
+# Run it on an otherwise idle machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+steps=${1:-8}
+rounds=${2:-3}
+[[ "$steps" =~ ^[1-9][0-9]*$ ]] || { echo "compare_wait_policy: STEPS must be a positive integer, got '$steps'" >&2; exit 2; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "compare_wait_policy: ROUNDS must be a positive integer, got '$rounds'" >&2; exit 2; }
+python=/usr/bin/python3  # Debian's, with python3-torch
+source bench/train_speed.sh
+[ -x "$infini" ] || { echo "compare_wait_policy: build first (scripts/setup.sh)" >&2; exit 2; }
+"$python" -c "import torch" 2>/dev/null || { echo "compare_wait_policy: needs python3-torch (apt-get install python3-torch)" >&2; exit 2; }
+scripts/prepare_corpus.sh books >/dev/null 2>&1
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+
+echo "measuring: $rounds round(s) of $steps steps each"
+results=$work/results
+for round in $(seq "$rounds"); do
+  spinning=$(infini_train spinning -- train.checkpoint_segments=true)
+  passive=$(infini_train passive OMP_WAIT_POLICY=passive -- train.checkpoint_segments=true)
+  bf16_spinning=$(infini_train bf16_spinning -- train.checkpoint_segments=false run.dtype=bfloat16)
+  bf16_passive=$(infini_train bf16_passive OMP_WAIT_POLICY=passive -- train.checkpoint_segments=false run.dtype=bfloat16)
+  busy_start
+  chosen=$(infini_train chosen -- train.checkpoint_segments=true)
+  grep -q "threads wait passively" "$work/chosen.out" || echo "round $round: the default beside the loop did not choose passive waits" >&2
+  following=$(infini_train following GOMP_SPINCOUNT=20000 -- train.checkpoint_segments=true)
+  short_spin=$(infini_train short_spin GOMP_SPINCOUNT=1000 -- train.checkpoint_segments=true run.threads=2)
+  busy_stop
+  echo "$spinning $passive $bf16_spinning $bf16_passive $chosen $following $short_spin" >> "$results"
+  echo "round $round: done" >&2
+done
+
+"$python" - "$results" <<'PY'
+import statistics, sys
+rounds = [[float(x) for x in line.split()] for line in open(sys.argv[1])]
+spinning, passive, bf16_spinning, bf16_passive, chosen, following, short_spin = zip(*rounds)
+rows = [("alone, spinning (float32, checkpointed)", spinning, None),
+        ("alone, passive", passive, spinning),
+        ("alone, bfloat16, spinning", bf16_spinning, None),
+        ("alone, bfloat16, passive", bf16_passive, bf16_spinning),
+        ("beside the loop: default (passive, 2 threads)", chosen, spinning),
+        ("beside the loop: spinning, threads follow the load", following, spinning),
+        ("beside the loop: 2 threads spinning 1,000 times", short_spin, spinning)]
+width = 18
+print(f"{'run (tokens/s; ratio to the spinning run alone)':<52}" + "".join(f"{'round ' + str(i + 1):>{width}}" for i in range(len(rounds))) + f"{'median':>9}")
+for name, values, bases in rows:
+    cells = [f"{v:,.0f}" + (f" ({v / b:.2f}x)" if bases else "") for v, b in zip(values, bases or values)]
+    median = f"{statistics.median(v / b for v, b in zip(values, bases)):.2f}x" if bases else ""
+    print(f"{name:<52}" + "".join(f"{c:>{width}}" for c in cells) + f"{median:>9}")
+PY

@@ -1,0 +1,43 @@
+# Helpers for the speed comparisons (sourced by bench/compare_*.sh): `infini train` on issue 15's
+# network and a busy process to run beside it.
+#   source bench/train_speed.sh   # needs $work (a scratch folder), $steps and $python set
+infini=build/infini
+
+infini_train() {  # NAME [ENV=VALUE...] [-- SET...]: tokens/s of the steps after the first
+  # issue 15's network: configs/books-small.yaml with untied embeddings, no memory carried across
+  # steps; ENV=VALUE before `--` go to the process's environment, SET after it to --set.
+  local name=$1
+  shift
+  local environment=() sets=()
+  while (($#)) && [ "$1" != "--" ]; do environment+=("$1"); shift; done
+  (($#)) && shift
+  for s in "$@"; do sets+=(--set "$s"); done
+  rm -rf "${work:?}/$name"  # a fresh run each time, not a resumed one
+  env "${environment[@]}" $infini train --config configs/books-small.yaml --progress off \
+    --set model.tie_word_embeddings=false --set train.carry_memory=false --set "train.steps=$((steps + 1))" \
+    --set train.log_every=1 --set train.save_every=0 --set data.validation= --set "run.dir=$work/$name" \
+    "${sets[@]}" >"$work/$name.out" 2>&1
+  "$python" - "$work/$name/metrics.jsonl" <<'PY'
+import json, sys
+train = [r for r in map(json.loads, open(sys.argv[1])) if r.get("phase") == "train"]
+first, last = train[0], train[-1]
+print(f"{(last['tokens_seen'] - first['tokens_seen']) / (last['elapsed_seconds'] - first['elapsed_seconds']):.0f}")
+PY
+}
+
+busy=
+busy_start() {  # a 2-thread LibTorch matmul loop in the background, until busy_stop
+  "$python" -c "
+import torch
+torch.set_num_threads(2)
+a = torch.randn(512, 512)
+while True: a = (a @ a).tanh()" &
+  busy=$!
+  sleep 2
+}
+
+busy_stop() {
+  kill "$busy" 2>/dev/null || true
+  wait "$busy" 2>/dev/null || true
+  busy=
+}
