@@ -13,18 +13,8 @@
 #     taken within each round and their median across rounds is printed beside them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${1:-8}
-rounds=${2:-1}
-[[ "$steps" =~ ^[1-9][0-9]*$ ]] || { echo "compare_pytorch: STEPS must be a positive integer, got '$steps'" >&2; exit 2; }
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "compare_pytorch: ROUNDS must be a positive integer, got '$rounds'" >&2; exit 2; }
-python=/usr/bin/python3  # Debian's, with python3-torch (the same LibTorch)
-source bench/train_speed.sh
+source bench/train_speed.sh compare_pytorch 1 "$@"
 reference=../shared/bench/pytorch_baseline.py
-[ -x "$infini" ] || { echo "compare_pytorch: build first (scripts/setup.sh)" >&2; exit 2; }
-"$python" -c "import torch" 2>/dev/null || { echo "compare_pytorch: needs python3-torch (apt-get install python3-torch)" >&2; exit 2; }
-scripts/prepare_corpus.sh books >/dev/null 2>&1
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # Python gets the OpenBLAS kernel infini runs with, so the ratio compares the same kernels.
 core=$($infini doctor 2>/dev/null | awk '/^OpenBLAS core/ {print $3}')

@@ -11,17 +11,7 @@
 # Run it on an otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-steps=${1:-8}
-rounds=${2:-3}
-[[ "$steps" =~ ^[1-9][0-9]*$ ]] || { echo "compare_wait_policy: STEPS must be a positive integer, got '$steps'" >&2; exit 2; }
-[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "compare_wait_policy: ROUNDS must be a positive integer, got '$rounds'" >&2; exit 2; }
-python=/usr/bin/python3  # Debian's, with python3-torch
-source bench/train_speed.sh
-[ -x "$infini" ] || { echo "compare_wait_policy: build first (scripts/setup.sh)" >&2; exit 2; }
-"$python" -c "import torch" 2>/dev/null || { echo "compare_wait_policy: needs python3-torch (apt-get install python3-torch)" >&2; exit 2; }
-scripts/prepare_corpus.sh books >/dev/null 2>&1
-work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+source bench/train_speed.sh compare_wait_policy 3 "$@"
 
 echo "measuring: $rounds round(s) of $steps steps each"
 results=$work/results

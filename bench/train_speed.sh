@@ -1,7 +1,20 @@
-# Helpers for the speed comparisons (sourced by bench/compare_*.sh): `infini train` on issue 15's
-# network and a busy process to run beside it.
-#   source bench/train_speed.sh   # needs $work (a scratch folder), $steps and $python set
+# Helpers for the speed comparisons (sourced by bench/compare_*.sh): their arguments and what they
+# need, `infini train` on issue 15's network, and a busy process to run beside it.
+#   source bench/train_speed.sh NAME DEFAULT_ROUNDS "$@"
+# checks STEPS and ROUNDS (exit 2 when bad), the build and python3-torch, prepares the books corpus
+# and sets $steps, $rounds, $python, $infini and $work (a scratch folder removed at exit).
+name=$1
+steps=${3:-8}
+rounds=${4:-$2}
+[[ "$steps" =~ ^[1-9][0-9]*$ ]] || { echo "$name: STEPS must be a positive integer, got '$steps'" >&2; exit 2; }
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || { echo "$name: ROUNDS must be a positive integer, got '$rounds'" >&2; exit 2; }
+python=/usr/bin/python3  # Debian's, with python3-torch (the same LibTorch)
 infini=build/infini
+[ -x "$infini" ] || { echo "$name: build first (scripts/setup.sh)" >&2; exit 2; }
+"$python" -c "import torch" 2>/dev/null || { echo "$name: needs python3-torch (apt-get install python3-torch)" >&2; exit 2; }
+scripts/prepare_corpus.sh books >/dev/null 2>&1
+work=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 infini_train() {  # NAME [ENV=VALUE...] [-- SET...]: tokens/s of the steps after the first
   # issue 15's network: configs/books-small.yaml with untied embeddings, no memory carried across

@@ -31,9 +31,10 @@ namespace {
 //   beside a process that becomes busy later the thread count falls to the cores left
 //   (core/cpu_share.h). Where other processes already keep a core busy (measured over 0.1 s
 //   here), threads wait passively instead and all of them stay: beside a busy 2-thread process
-//   that kept 0.49-0.51 of the speed alone where 1 spinning thread kept 0.37-0.42; alone it
-//   costs 3-16% (three pairs each in float32 and bfloat16), hence not always. Only the commands that compute for long pay the second start
-//   (0.8 s); a wait policy the user set is kept.
+//   that kept 0.50-0.52 of the speed alone where 1 spinning thread kept 0.36-0.39; alone it
+//   would cost 0-14% (bench/compare_wait_policy.sh, 2026-12-02), hence only then. Only the
+//   commands that compute for long pay the second start (0.8 s); a wait policy the user set is
+//   kept.
 void reexec_with_runtime_environment(int argc, char** argv) {
   bool changed = false;
   if (!std::getenv("INFINI_KEEP_BLAS_CORE")) {

@@ -27,8 +27,8 @@ double others_busy_over(std::chrono::milliseconds span);
 // Whether libgomp's waiting threads sleep at once (OMP_WAIT_POLICY=passive) rather than spin:
 // then a thread descheduled for another process leaves its siblings asleep, not spinning on the
 // core it needs, and keeping every thread beats dropping to the cores left (on 2 cores beside a
-// busy 2-thread process, 2026-12-02: 2 passive threads kept 0.49-0.51 of the speed alone in three
-// runs, 1 spinning thread 0.37-0.42). A CpuShare is then not needed.
+// busy 2-thread process, 2026-12-02: 2 passive threads kept 0.50-0.52 of the speed alone in three
+// runs, 1 spinning thread 0.36-0.39; bench/compare_wait_policy.sh). A CpuShare is then not needed.
 bool waits_passively();
 
 class CpuShare {
