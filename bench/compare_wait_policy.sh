@@ -2,7 +2,8 @@
 # How `infini train` fares under each way libgomp's threads can wait, alone and beside one busy
 # process (a 2-thread LibTorch matmul loop), measured back to back: issue 15's network in float32
 # with segment checkpointing (the busy row of bench/compare_pytorch.sh), plus bfloat16 alone.
-#   alone:  spinning 20,000 times (what `infini` chooses alone) | waiting passively
+#   alone:  spinning 20,000 times (what `infini` chooses on an idle machine; set here, so that a
+#           stray process cannot change it) | waiting passively
 #   beside: the default, started with the loop already running (passive waits, every thread kept:
 #           src/cli/main.cpp) | spinning with the threads following the load (a run started alone
 #           that the loop joins later: 1 thread here, src/core/cpu_share.h) | 2 threads spinning
@@ -16,9 +17,9 @@ source bench/train_speed.sh compare_wait_policy 3 "$@"
 echo "measuring: $rounds round(s) of $steps steps each"
 results=$work/results
 for round in $(seq "$rounds"); do
-  spinning=$(infini_train spinning -- train.checkpoint_segments=true)
+  spinning=$(infini_train spinning GOMP_SPINCOUNT=20000 -- train.checkpoint_segments=true)
   passive=$(infini_train passive OMP_WAIT_POLICY=passive -- train.checkpoint_segments=true)
-  bf16_spinning=$(infini_train bf16_spinning -- train.checkpoint_segments=false run.dtype=bfloat16)
+  bf16_spinning=$(infini_train bf16_spinning GOMP_SPINCOUNT=20000 -- train.checkpoint_segments=false run.dtype=bfloat16)
   bf16_passive=$(infini_train bf16_passive OMP_WAIT_POLICY=passive -- train.checkpoint_segments=false run.dtype=bfloat16)
   busy_start
   chosen=$(infini_train chosen -- train.checkpoint_segments=true)
