@@ -12,6 +12,26 @@
 
 using namespace infini;
 
+namespace {
+
+// A child process that spins until this goes out of scope.
+struct BusyChild {
+  pid_t pid = fork();
+  BusyChild() {
+    if (pid == 0) {
+      for (volatile uint64_t i = 0;; ++i) {
+      }
+    }
+  }
+  ~BusyChild() {
+    if (pid <= 0) return;  // fork failed: nothing to end
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+  }
+};
+
+}  // namespace
+
 TEST(CpuShare, ThreadsLeaveTheCoresOthersKeepBusy) {
   EXPECT_EQ(threads_beside(2, 2, 0.0), 2);
   EXPECT_EQ(threads_beside(2, 2, 0.5), 2);  // under 0.7 of a core: not counted
@@ -30,17 +50,15 @@ TEST(CpuShare, ABusyProcessBesideTakesAThreadAway) {
   if (cores < 2) GTEST_SKIP() << "one core: nothing to give away";
   CpuShare share(cores, cores, std::chrono::milliseconds(500));
   EXPECT_EQ(share.threads(), cores);  // no look yet
-  const pid_t busy = fork();
-  ASSERT_GE(busy, 0);
-  if (busy == 0) {
-    for (volatile uint64_t i = 0;; ++i) {
-    }
+  int threads = 0;
+  double others = 0.0;
+  {
+    BusyChild busy;
+    ASSERT_GT(busy.pid, 0);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    threads = share.threads();
+    others = share.others_busy();
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  const int threads = share.threads();
-  const double others = share.others_busy();
-  kill(busy, SIGKILL);
-  waitpid(busy, nullptr, 0);
   // The spinning child alone keeps a core busy (other tests running beside only add to it).
   EXPECT_GE(others, 0.7);
   EXPECT_LT(threads, cores);
@@ -50,40 +68,18 @@ TEST(CpuShare, TheFirstLookComesSoonThenTheIntervalHolds) {
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   if (cores < 2) GTEST_SKIP() << "one core: nothing to give away";
   CpuShare share(cores, cores, std::chrono::hours(1));
-  const pid_t busy = fork();
-  ASSERT_GE(busy, 0);
-  if (busy == 0) {
-    for (volatile uint64_t i = 0;; ++i) {
-    }
+  int threads = 0;
+  {
+    BusyChild busy;
+    ASSERT_GT(busy.pid, 0);
+    std::this_thread::sleep_for(CpuShare::first_look + std::chrono::milliseconds(950));
+    threads = share.threads();  // the first look: not an hour after construction
   }
-  std::this_thread::sleep_for(CpuShare::first_look + std::chrono::milliseconds(950));
-  const int threads = share.threads();  // the first look: not an hour after construction
-  kill(busy, SIGKILL);
-  waitpid(busy, nullptr, 0);
   EXPECT_GE(share.others_busy(), kBusyCores);
   EXPECT_LT(threads, cores);
   std::this_thread::sleep_for(CpuShare::first_look + std::chrono::milliseconds(50));
   EXPECT_EQ(share.threads(), threads);  // the next look waits the hour
 }
-
-namespace {
-
-// A child process that spins until this goes out of scope.
-struct BusyChild {
-  pid_t pid = fork();
-  BusyChild() {
-    if (pid == 0) {
-      for (volatile uint64_t i = 0;; ++i) {
-      }
-    }
-  }
-  ~BusyChild() {
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-  }
-};
-
-}  // namespace
 
 TEST(CpuShare, OthersBusyOverASpanSeesASpinningProcess) {
   BusyChild busy;
