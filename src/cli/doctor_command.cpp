@@ -39,22 +39,21 @@ void run_doctor() {
   }
   // Measured with every core, as infini commands run: what run.dtype / --dtype should be here.
   set_threads(0);
-  const double f32 = matmul_gflops(1024, torch::kFloat32, torch::kCPU, 5);
-  const double bf16 = matmul_gflops(1024, torch::kBFloat16, torch::kCPU, 5);
-  std::cout << fmt::format("matmul        float32 {:.0f} GFLOP/s, bfloat16 {:.0f} GFLOP/s (1024², {} threads)\n", f32,
-                           bf16, torch::get_num_threads());
+  const auto rates = matmul_rates(torch::kCPU, 5);
+  std::cout << fmt::format("matmul        float32 {:.0f} GFLOP/s, bfloat16 {:.0f} GFLOP/s (1024², {} threads)\n",
+                           rates.float32, rates.bfloat16, torch::get_num_threads());
   // Matmuls are most of a step's time, but not all: below a quarter faster, bf16 buys too little
   // for its coarser rounding.
-  const bool bf16_pays = bf16 >= 1.25 * f32;
+  const bool bf16_pays = rates.bfloat16_ratio() >= 1.25;
   std::cout << (bf16_pays ? fmt::format("dtype         bfloat16 recommended: its matmuls run at {:.2f}x float32's rate "
                                         "here (run.dtype / --dtype bfloat16; the memory stays float32)\n",
-                                        bf16 / f32)
+                                        rates.bfloat16_ratio())
                           : fmt::format("dtype         float32 recommended: bfloat16 matmuls run at {:.2f}x its rate here\n",
-                                        bf16 / f32));
-  if (bf16 < f32) {
-    warnings.push_back(fmt::format("bfloat16 matmuls run at {:.2f}x float32's rate on this CPU: keep run.dtype and "
-                                   "--dtype float32 here",
-                                   bf16 / f32));
+                                        rates.bfloat16_ratio()));
+  if (rates.bfloat16_slower()) {
+    warnings.push_back(fmt::format("bfloat16 matmuls run at {:.2f}x float32's rate on this CPU: train and eval asked "
+                                   "for bfloat16 compute in float32 here (INFINI_KEEP_BFLOAT16=1 keeps bfloat16)",
+                                   rates.bfloat16_ratio()));
   }
   for (const auto& w : warnings) std::cout << "warning: " << w << "\n";
   if (warnings.empty()) std::cout << "no warnings\n";

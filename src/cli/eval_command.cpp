@@ -2,6 +2,7 @@
 // (eval/checkpoint_perplexity.h); registers `passkey` and `gates`.
 #include "cli/checks.h"
 #include "cli/commands.h"
+#include "cli/compute_dtype.h"
 #include "cli/output.h"
 #include "cli/runtime_flags.h"
 #include "core/errors.h"
@@ -26,7 +27,7 @@ void run_ppl(PplFlags flags) {
   auto& options = flags.options;
   if (flags.no_memory && options.memory_ablation) throw InputError("--no-memory and --memory-ablation: choose one");
   options.perplexity.device = flags.runtime.apply();
-  options.perplexity.dtype = parse_dtype(flags.dtype);
+  options.perplexity.dtype = compute_dtype(parse_dtype(flags.dtype), options.perplexity.device);
   options.perplexity.memory = !flags.no_memory;
   options.perplexity.progress_bar = ProgressBar::wanted(flags.progress);
   options.perplexity.log_documents = !options.perplexity.progress_bar;

@@ -1,6 +1,7 @@
 // `infini eval passkey`: passkey retrieval accuracy per length and depth (eval/passkey_eval.h).
 #include "cli/checks.h"
 #include "cli/commands.h"
+#include "cli/compute_dtype.h"
 #include "cli/output.h"
 #include "cli/runtime_flags.h"
 #include "core/errors.h"
@@ -44,7 +45,7 @@ void run_passkey(const PasskeyFlags& flags) {
   options.memory = !flags.no_memory;
   const auto device = flags.runtime.apply();
   const auto result = evaluate_passkey_checkpoint(flags.checkpoint, options, flags.layout == "memory", device,
-                                                  parse_dtype(flags.dtype));
+                                                  compute_dtype(parse_dtype(flags.dtype), device));
   const auto json = result.to_json();
   for (const auto& cell : json["accuracy"]) {
     spdlog::info("length {:>8} depth {:.2f}: token accuracy {:.1f}%, exact {:.1f}%", cell["length"].get<int64_t>(),

@@ -3,6 +3,7 @@
 
 #include "cli/checks.h"
 #include "cli/commands.h"
+#include "cli/compute_dtype.h"
 #include "config/key_docs.h"
 #include "config/run_config.h"
 #include "core/runtime.h"
@@ -36,6 +37,8 @@ void run_train(const TrainFlags& flags) {
     return;
   }
   if (flags.threads >= 0) config.run.threads = flags.threads;
+  set_threads(static_cast<int>(config.run.threads));  // the count the trainer will use, for compute_dtype's rates
+  config.run.dtype = compute_dtype(config.run.dtype, config.run.device);
   TrainerOptions options;
   options.config_origin = flags.config;
   options.resume = flags.resume;

@@ -84,7 +84,9 @@ const std::vector<std::pair<std::string, std::string>>& run_config_key_docs() {
       {"run.seed", "seed of initialisation and data order"},
       {"run.device", "cpu, cuda or cuda:N"},
       {"run.threads", "CPU threads; 0: one per core (split among local ranks)"},
-      {"run.dtype", "compute dtype: float32, or bfloat16 autocast (weights and memory stay float32)"},
+      {"run.dtype",
+       "compute dtype: float32, or bfloat16 autocast (weights and memory stay float32; float32 where bfloat16 "
+       "matmuls are the slower)"},
       {"run.deterministic", "deterministic kernels only: on CUDA, bit-identical reruns and resumes (slower); the CPU always is"},
       {"run.resume", "\"\": start fresh; auto: continue the newest checkpoint in run.dir; or a checkpoint directory"},
   };

@@ -171,4 +171,15 @@ double matmul_gflops(int64_t n, c10::ScalarType dtype, const c10::Device& device
   return 2.0 * static_cast<double>(n) * n * n / times[times.size() / 2] / 1e9;
 }
 
+MatmulRates matmul_rates(const c10::Device& device, int iterations) {
+  MatmulRates rates;
+  rates.float32 = matmul_gflops(1024, torch::kFloat32, device, iterations);
+  try {
+    rates.bfloat16 = matmul_gflops(1024, torch::kBFloat16, device, iterations);
+  } catch (const c10::Error&) {
+    rates.bfloat16 = 0.0;
+  }
+  return rates;
+}
+
 }  // namespace infini

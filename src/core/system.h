@@ -56,4 +56,16 @@ namespace infini {
 // GFLOP/s: the peak that MFU is reported against.
 double matmul_gflops(int64_t n, c10::ScalarType dtype, const c10::Device& device, int iterations = 10);
 
+// float32's and bfloat16's matmul rates on `device` (1024² products, the current threads), in
+// GFLOP/s; bfloat16 0 where its matmul fails (oneDNN capped below what bfloat16 needs).
+struct MatmulRates {
+  double float32 = 0.0;
+  double bfloat16 = 0.0;
+  // Where bfloat16's matmuls are slower than float32's (AVX-512 without its BF16 units, or AVX2
+  // alone: every block is converted), bfloat16 costs speed as well as precision.
+  bool bfloat16_slower() const { return bfloat16 < float32; }
+  double bfloat16_ratio() const { return float32 > 0.0 ? bfloat16 / float32 : 0.0; }
+};
+MatmulRates matmul_rates(const c10::Device& device, int iterations);
+
 }  // namespace infini
