@@ -31,21 +31,7 @@ for round in $(seq "$rounds"); do
   echo "round $round: done" >&2
 done
 
-"$python" - "$results" <<'PY'
-import statistics, sys
-rounds = [[float(x) for x in line.split()] for line in open(sys.argv[1])]
-spinning, passive, bf16_spinning, bf16_passive, chosen, following, short_spin = zip(*rounds)
-rows = [("alone, spinning (float32, checkpointed)", spinning, None),
-        ("alone, passive", passive, spinning),
-        ("alone, bfloat16, spinning", bf16_spinning, None),
-        ("alone, bfloat16, passive", bf16_passive, bf16_spinning),
-        ("beside the loop: default (passive, 2 threads)", chosen, spinning),
-        ("beside the loop: spinning, threads follow the load", following, spinning),
-        ("beside the loop: 2 threads spinning 1,000 times", short_spin, spinning)]
-width = 18
-print(f"{'run (tokens/s; ratio to the spinning run alone)':<52}" + "".join(f"{'round ' + str(i + 1):>{width}}" for i in range(len(rounds))) + f"{'median':>9}")
-for name, values, bases in rows:
-    cells = [f"{v:,.0f}" + (f" ({v / b:.2f}x)" if bases else "") for v, b in zip(values, bases or values)]
-    median = f"{statistics.median(v / b for v, b in zip(values, bases)):.2f}x" if bases else ""
-    print(f"{name:<52}" + "".join(f"{c:>{width}}" for c in cells) + f"{median:>9}")
-PY
+"$python" bench/speed_table.py "$results" "run (tokens/s; ratio to the spinning run alone)" \
+  "alone, spinning (float32, checkpointed)=0" "alone, passive=1/0" "alone, bfloat16, spinning=2" \
+  "alone, bfloat16, passive=3/2" "beside the loop: default (passive, 2 threads)=4/0" \
+  "beside the loop: spinning, threads follow the load=5/0" "beside the loop: 2 threads spinning 1,000 times=6/0"
