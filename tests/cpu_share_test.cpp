@@ -1,36 +1,12 @@
 // The trainer's thread count beside other processes (core/cpu_share.h).
 #include <gtest/gtest.h>
 
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <thread>
 
 #include "core/cpu_share.h"
 #include "test_support.h"
 
 using namespace infini;
-
-namespace {
-
-// A child process that spins until this goes out of scope.
-struct BusyChild {
-  pid_t pid = fork();
-  BusyChild() {
-    if (pid == 0) {
-      for (volatile uint64_t i = 0;; ++i) {
-      }
-    }
-  }
-  ~BusyChild() {
-    if (pid <= 0) return;  // fork failed: nothing to end
-    kill(pid, SIGKILL);
-    waitpid(pid, nullptr, 0);
-  }
-};
-
-}  // namespace
 
 TEST(CpuShare, ThreadsLeaveTheCoresOthersKeepBusy) {
   EXPECT_EQ(threads_beside(2, 2, 0.0), 2);
@@ -53,8 +29,8 @@ TEST(CpuShare, ABusyProcessBesideTakesAThreadAway) {
   int threads = 0;
   double others = 0.0;
   {
-    BusyChild busy;
-    ASSERT_GT(busy.pid, 0);
+    test::BusyChild busy;
+    ASSERT_GT(busy.pid(), 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(1200));
     threads = share.threads();
     others = share.others_busy();
@@ -70,8 +46,8 @@ TEST(CpuShare, TheFirstLookComesSoonThenTheIntervalHolds) {
   CpuShare share(cores, cores, std::chrono::hours(1));
   int threads = 0;
   {
-    BusyChild busy;
-    ASSERT_GT(busy.pid, 0);
+    test::BusyChild busy;
+    ASSERT_GT(busy.pid(), 0);
     std::this_thread::sleep_for(CpuShare::first_look + std::chrono::milliseconds(950));
     threads = share.threads();  // the first look: not an hour after construction
   }
@@ -82,8 +58,8 @@ TEST(CpuShare, TheFirstLookComesSoonThenTheIntervalHolds) {
 }
 
 TEST(CpuShare, OthersBusyOverASpanSeesASpinningProcess) {
-  BusyChild busy;
-  ASSERT_GT(busy.pid, 0);
+  test::BusyChild busy;
+  ASSERT_GT(busy.pid(), 0);
   EXPECT_GE(others_busy_over(std::chrono::milliseconds(300)), kBusyCores);
 }
 
@@ -100,8 +76,8 @@ TEST(CpuShare, WaitsPassivelyReadsTheWaitPolicy) {
 }
 
 TEST(CpuShare, ACommandStartedBesideABusyProcessWaitsPassivelyUnlessThePolicyIsSet) {
-  BusyChild busy;
-  ASSERT_GT(busy.pid, 0);
+  test::BusyChild busy;
+  ASSERT_GT(busy.pid(), 0);
   const auto chosen = test::run_infini("train --help");
   EXPECT_EQ(chosen.status, 0) << chosen.output;
   EXPECT_NE(chosen.output.find("threads wait passively"), std::string::npos) << chosen.output;

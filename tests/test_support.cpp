@@ -1,5 +1,7 @@
 #include "test_support.h"
 
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -118,6 +120,19 @@ const std::string& shared_tokenizer() {
 bool contains_at(const std::vector<int64_t>& haystack, int64_t at, const std::vector<int64_t>& needle) {
   if (at < 0 || at + static_cast<int64_t>(needle.size()) > static_cast<int64_t>(haystack.size())) return false;
   return std::equal(needle.begin(), needle.end(), haystack.begin() + at);
+}
+
+BusyChild::BusyChild() : pid_(fork()) {
+  if (pid_ == 0) {
+    for (volatile uint64_t i = 0;; ++i) {
+    }
+  }
+}
+
+BusyChild::~BusyChild() {
+  if (pid_ <= 0) return;  // fork failed: nothing to end
+  kill(pid_, SIGKILL);
+  waitpid(pid_, nullptr, 0);
 }
 
 }  // namespace infini::test

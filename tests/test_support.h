@@ -70,6 +70,19 @@ inline double relative_difference(const torch::Tensor& got, const torch::Tensor&
   return ((got.to(torch::kFloat64) - exact).norm() / exact.norm()).item<double>();
 }
 
+// A child process that spins on one core until this goes out of scope (pid <= 0: fork failed).
+class BusyChild {
+ public:
+  BusyChild();
+  ~BusyChild();
+  BusyChild(const BusyChild&) = delete;
+  BusyChild& operator=(const BusyChild&) = delete;
+  int pid() const { return pid_; }
+
+ private:
+  int pid_;
+};
+
 // Two intra-op threads for the scope: the hand-written parallel loops share work out only when
 // there are several.
 struct TwoThreads {

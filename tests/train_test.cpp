@@ -11,6 +11,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "config/run_config.h"
 #include "eval/perplexity.h"
@@ -221,6 +222,39 @@ TEST_F(TrainTest, ResumeIsBitExact) {
   EXPECT_EQ(flatten_config(resolved), flatten_config(parse_resolved_yaml(
                                           read_trainer_state(dir_ / "whole/checkpoints/step-00000012").config, "state")));
   EXPECT_FALSE(fs::is_empty(dir_ / "whole/tb"));
+}
+
+TEST_F(TrainTest, ARunThatFindsTheMachineBusyRestartsWaitingPassivelyAndEndsAsOneThatAlwaysDid) {
+  // Started as `infini` starts on an idle machine (spinning, its own choice) beside a process that
+  // spins: the trainer's first look at the machine, a quarter second in, finds a core taken, so
+  // the run stops after its next step with a checkpoint and `infini train` restarts it waiting
+  // passively, every thread kept. It must end as a run that waited passively from the start ends,
+  // bit for bit, and say what it did.
+  if (std::thread::hardware_concurrency() < 2) GTEST_SKIP() << "one core: no thread to give away";
+  const std::string extra = "--set train.steps=40 --set run.threads=0 --set train.save_every=0";
+  {
+    test::ScopedEnvironment passive({std::pair<std::string, std::string>{"OMP_WAIT_POLICY", "passive"}});
+    auto whole = test::run_infini("train --config " + tiny() + sets("whole", extra));
+    ASSERT_EQ(whole.status, 0) << whole.output;
+  }
+  test::BusyChild busy;
+  ASSERT_GT(busy.pid(), 0);
+  test::ScopedEnvironment chosen({std::pair<std::string, std::string>{"GOMP_SPINCOUNT", "20000"},
+                                  std::pair<std::string, std::string>{"INFINI_CHOSE_SPINCOUNT", "1"}});
+  auto restarted = test::run_infini("train --config " + tiny() + sets("restarted", extra));
+  ASSERT_EQ(restarted.status, 0) << restarted.output;
+  EXPECT_NE(restarted.output.find("to restart with threads that wait passively"), std::string::npos)
+      << restarted.output;
+  EXPECT_NE(restarted.output.find("restarting from"), std::string::npos) << restarted.output;
+  EXPECT_NE(restarted.output.find("resumed from"), std::string::npos) << restarted.output;
+  EXPECT_NE(restarted.output.find("finished at step 40"), std::string::npos) << restarted.output;
+  EXPECT_EQ(restarted.output.find("threads 2 -> 1"), std::string::npos) << restarted.output;
+  for (const char* file : {"model.safetensors", "optimizer.safetensors"}) {
+    const auto a = test::read_text(dir_ / ("whole/checkpoints/step-00000040/" + std::string(file)));
+    const auto b = test::read_text(dir_ / ("restarted/checkpoints/step-00000040/" + std::string(file)));
+    EXPECT_FALSE(a.empty()) << file;
+    EXPECT_TRUE(a == b) << file << " differs after the restart";
+  }
 }
 
 TEST_F(TrainTest, ChangedConfigIsRefusedOnResumeListingTheKeys) {

@@ -27,14 +27,14 @@ namespace {
 //   training beside a 2-thread matmul loop fell to 11% of its speed alone. GOMP_SPINCOUNT=1000
 //   kept about 60% beside the loop, but once the elementwise ops became one-pass loops, a
 //   bfloat16 step's parallel regions are short enough that waking the sleeping thread shows:
-//   5-12% slower than spinning (2026-12-02). 20,000 spins kept most of that in one run, and
-//   beside a process that becomes busy later the thread count falls to the cores left
-//   (core/cpu_share.h). Where other processes already keep a core busy (measured over 0.1 s
-//   here), threads wait passively instead and all of them stay: beside a busy 2-thread process
-//   that kept 0.50-0.52 of the speed alone where 1 spinning thread kept 0.36-0.39; alone it
-//   would cost 0-14% (bench/compare_wait_policy.sh, 2026-12-02), hence only then. Only the
-//   commands that compute for long pay the second start (0.8 s); a wait policy the user set is
-//   kept.
+//   5-12% slower than spinning (2026-12-02). 20,000 spins kept most of that in one run.
+//   Where other processes already keep a core busy (measured over 0.1 s here), threads wait
+//   passively instead and all of them stay: beside a busy 2-thread process that kept 0.50-0.52
+//   of the speed alone where 1 spinning thread kept 0.36-0.39; alone it would cost 0-14%
+//   (bench/compare_wait_policy.sh, 2026-12-02), hence only then. A training run that finds the
+//   machine busy later restarts itself waiting passively (INFINI_CHOSE_SPINCOUNT marks the spin
+//   count as chosen here: core/cpu_share.h). Only the commands that compute for long pay the
+//   second start (0.8 s); a wait policy the user set is kept.
 void reexec_with_runtime_environment(int argc, char** argv) {
   bool changed = false;
   if (!std::getenv("INFINI_KEEP_BLAS_CORE")) {
@@ -54,6 +54,7 @@ void reexec_with_runtime_environment(int argc, char** argv) {
       ::setenv("INFINI_BUSY_AT_START", fmt::format("{:.1f}", busy).c_str(), 1);
     } else {
       ::setenv("GOMP_SPINCOUNT", "20000", 1);
+      ::setenv("INFINI_CHOSE_SPINCOUNT", "1", 1);  // core/cpu_share.h: a later restart may wait passively
     }
     changed = true;
   }

@@ -79,4 +79,14 @@ bool waits_passively() {
   return lower == "passive";
 }
 
+bool spin_count_chosen_at_start() {
+  return std::getenv("INFINI_CHOSE_SPINCOUNT") != nullptr && !waits_passively();
+}
+
+void wait_passively_from_next_start() {
+  ::unsetenv("GOMP_SPINCOUNT");
+  ::unsetenv("INFINI_CHOSE_SPINCOUNT");
+  ::setenv("OMP_WAIT_POLICY", "passive", 1);
+}
+
 }  // namespace infini

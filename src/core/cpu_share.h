@@ -31,6 +31,16 @@ double others_busy_over(std::chrono::milliseconds span);
 // runs, 1 spinning thread 0.36-0.39; bench/compare_wait_policy.sh). A CpuShare is then not needed.
 bool waits_passively();
 
+// Whether this process spins because `infini` chose so at its start (main sets GOMP_SPINCOUNT and
+// INFINI_CHOSE_SPINCOUNT=1 where the user set no wait policy and the machine was idle). libgomp
+// reads its wait policy once, when it is loaded, so such a run that finds other processes busy
+// later can wait passively only from its next start: the trainer then stops with a checkpoint and
+// `infini train` restarts from it (a user's own choice is kept).
+bool spin_count_chosen_at_start();
+// Makes the environment of the next start wait passively: OMP_WAIT_POLICY=passive, the spin count
+// chosen at start unset.
+void wait_passively_from_next_start();
+
 class CpuShare {
  public:
   // `most`: the threads this process may use; `cores`: the machine's; `interval`: the least time
@@ -42,6 +52,8 @@ class CpuShare {
   static constexpr std::chrono::milliseconds first_look{250};
   // The cores other processes kept busy over the last look's span (0 before the first).
   double others_busy() const { return others_busy_; }
+  // The threads this process may use (the answer when the machine is otherwise idle).
+  int most() const { return most_; }
 
  private:
   struct Sample {

@@ -214,10 +214,23 @@ TrainResult Trainer::run(const StopSignal* stop) {
   log_->started(model_, comm_->world_size());
   TrainResult result;
   int64_t validated_step = -1;
+  const int64_t first_step = state_.step;
   while (state_.step < train.steps) {
     if (cpu_share_) {
       const int threads = cpu_share_->threads();
-      if (threads != torch::get_num_threads()) {
+      if (options_.stop_to_wait_passively && threads < cpu_share_->most()) {
+        // Restarted with passive waits, every thread is kept (core/cpu_share.h); until a step is
+        // done here there is nothing new to save, and the first step runs as it is.
+        if (state_.step > first_step) {
+          spdlog::info("other processes kept {:.1f} cores busy: stopping at step {} to restart with threads that wait "
+                       "passively",
+                       cpu_share_->others_busy(), state_.step);
+          result.checkpoint = save_checkpoint();
+          result.step = state_.step;
+          result.to_wait_passively = true;
+          return result;
+        }
+      } else if (threads != torch::get_num_threads()) {
         spdlog::info("threads {} -> {}: other processes kept {:.1f} cores busy", torch::get_num_threads(), threads,
                      cpu_share_->others_busy());
         torch::set_num_threads(threads);

@@ -33,10 +33,14 @@ struct TrainerOptions {
   int64_t stop_at_step = 0;              // stop with a checkpoint after this step; 0: run to train.steps
   bool progress_bar = false;
   bool replace_run = false;              // start fresh even where run.dir holds a run: delete it first
+  // When other processes keep cores busy (core/cpu_share.h), stop after the step with a checkpoint
+  // for the caller to restart from with passive waits, instead of dropping threads.
+  bool stop_to_wait_passively = false;
 };
 
 struct TrainResult {
-  bool finished = false;  // false: stopped early (signal or stop_at_step) with a checkpoint
+  bool finished = false;  // false: stopped early (signal, stop_at_step or busy cores) with a checkpoint
+  bool to_wait_passively = false;  // stopped because other processes got busy (stop_to_wait_passively)
   int64_t step = 0;
   std::string checkpoint;  // the last one written
 };
