@@ -17,6 +17,8 @@ work=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
 
 infini_train() {  # NAME [ENV=VALUE...] [-- SET...]: tokens/s of the steps after the first
+  # (where the run restarted itself, also those after the restarted process's first in
+  # $work/NAME.restarted)
   # issue 15's network: configs/books-small.yaml with untied embeddings, no memory carried across
   # steps; ENV=VALUE before `--` go to the process's environment, SET after it to --set.
   local name=$1
@@ -30,11 +32,19 @@ infini_train() {  # NAME [ENV=VALUE...] [-- SET...]: tokens/s of the steps after
     --set model.tie_word_embeddings=false --set train.carry_memory=false --set "train.steps=$((steps + 1))" \
     --set train.log_every=1 --set train.save_every=0 --set data.validation= --set "run.dir=$work/$name" \
     "${sets[@]}" >"$work/$name.out" 2>&1
-  "$python" - "$work/$name/metrics.jsonl" <<'PY'
+  "$python" - "$work/$name/metrics.jsonl" "$work/$name.restarted" <<'PY'
 import json, sys
 train = [r for r in map(json.loads, open(sys.argv[1])) if r.get("phase") == "train"]
-first, last = train[0], train[-1]
-print(f"{(last['tokens_seen'] - first['tokens_seen']) / (last['elapsed_seconds'] - first['elapsed_seconds']):.0f}")
+def rate(first, last):
+    return (last['tokens_seen'] - first['tokens_seen']) / (last['wall_time'] - first['wall_time'])
+# wall_time, not elapsed_seconds: a run that restarts itself (src/cli/train_command.cpp) counts
+# its restart. Each process's elapsed_seconds starts at 0, so wall_time - elapsed_seconds is when
+# the process writing a record started: where it moves, the run restarted.
+print(f"{rate(train[0], train[-1]):.0f}")
+started = [r['wall_time'] - r['elapsed_seconds'] for r in train]
+starts = [i for i in range(1, len(train)) if started[i] - started[i - 1] > 0.5]
+if starts and starts[-1] < len(train) - 1:
+    open(sys.argv[2], "w").write(f"{rate(train[starts[-1]], train[-1]):.0f}\n")
 PY
 }
 
