@@ -260,12 +260,17 @@ TEST_F(TrainTest, ARunThatFindsTheMachineBusyRestartsWaitingPassivelyAndEndsAsOn
 TEST_F(TrainTest, ChangedConfigIsRefusedOnResumeListingTheKeys) {
   ASSERT_EQ(test::run_infini("train --config " + tiny() + sets("run", "--set train.steps=2")).status, 0);
   auto refused = test::run_infini("train --config " + tiny() +
-                                  sets("run", "--set train.steps=4 --set train.batch_size=3 --set train.optimizer.lr=0.1") +
+                                  sets("run", "--set train.steps=4 --set train.batch_size=3 --set train.optimizer.lr=0.1 "
+                                              "--set run.dtype=bfloat16") +
                                   " --resume " + (dir_ / "run/checkpoints/step-00000002"));
   EXPECT_EQ(refused.status, 2) << refused.output;
   EXPECT_NE(refused.output.find("train.batch_size, train.optimizer.lr"), std::string::npos) << refused.output;
   EXPECT_EQ(refused.output.find("train.steps"), std::string::npos) << refused.output;
-  auto extended = test::run_infini("train --config " + tiny() + sets("run", "--set train.steps=4") + " --resume auto");
+  // The compute dtype is how, not what, the run computes (the weights stay float32), and a machine
+  // whose bfloat16 matmuls are slower computes a bfloat16 run in float32: it may change too.
+  EXPECT_EQ(refused.output.find("run.dtype"), std::string::npos) << refused.output;
+  auto extended = test::run_infini("train --config " + tiny() + sets("run", "--set train.steps=4 --set run.dtype=bfloat16") +
+                                   " --resume auto");
   EXPECT_EQ(extended.status, 0) << extended.output;
   EXPECT_TRUE(fs::exists(dir_ / "run/checkpoints/step-00000004"));
 }

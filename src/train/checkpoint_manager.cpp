@@ -17,7 +17,7 @@ namespace {
 const std::set<std::string> kMayChange = {
     "train.steps",        "train.log_every",  "train.eval_every", "train.eval_documents",
     "train.eval_tokens_per_document", "train.save_every", "train.keep_last", "train.max_bad_steps",
-    "run.resume",         "run.dir",          "run.threads",      "run.device",
+    "run.resume",         "run.dir",          "run.threads",      "run.device",       "run.dtype",
     "data.validation",    "eval.segment_length", "eval.memory",   "eval.bucket_width",
     "init.from",          "init.gate_init"};
 
