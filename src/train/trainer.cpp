@@ -213,6 +213,11 @@ TrainResult Trainer::run(const StopSignal* stop) {
   const auto& train = config_.train;
   log_->started(model_, comm_->world_size());
   TrainResult result;
+  auto with_checkpoint = [&](const std::vector<std::string>& links) {  // the result, this step saved
+    result.checkpoint = save_checkpoint(links);
+    result.step = state_.step;
+    return result;
+  };
   int64_t validated_step = -1;
   const int64_t first_step = state_.step;
   while (state_.step < train.steps) {
@@ -225,10 +230,8 @@ TrainResult Trainer::run(const StopSignal* stop) {
           spdlog::info("other processes kept {:.1f} cores busy: stopping at step {} to restart with threads that wait "
                        "passively",
                        cpu_share_->others_busy(), state_.step);
-          result.checkpoint = save_checkpoint();
-          result.step = state_.step;
           result.to_wait_passively = true;
-          return result;
+          return with_checkpoint({});
         }
       } else if (threads != torch::get_num_threads()) {
         spdlog::info("threads {} -> {}: other processes kept {:.1f} cores busy", torch::get_num_threads(), threads,
@@ -248,17 +251,11 @@ TrainResult Trainer::run(const StopSignal* stop) {
     bool asked = stop != nullptr && stop->requested();
     // Every rank must stop after the same step (saving is collective): stop if any rank was asked.
     if (comm_->world_size() > 1) asked = comm_->sum(asked ? 1.0 : 0.0) > 0;
-    if ((asked || state_.step == options_.stop_at_step) && state_.step < train.steps) {
-      result.checkpoint = save_checkpoint();
-      result.step = state_.step;
-      return result;
-    }
+    if ((asked || state_.step == options_.stop_at_step) && state_.step < train.steps) return with_checkpoint({});
   }
   if (validation_ && validated_step != state_.step) record_validation(validate());
-  result.checkpoint = save_checkpoint({"final"});
-  result.step = state_.step;
   result.finished = true;
-  return result;
+  return with_checkpoint({"final"});
 }
 
 }  // namespace infini
